@@ -1,0 +1,196 @@
+package scenario
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kwok-run/kwok-run/scenario/plan"
+)
+
+// Defaults for what a scenario leaves out. The versions are the ones kwok-run
+// is tested with.
+const (
+	DefaultKubernetes        = "v1.37.2"
+	DefaultKwok              = "v0.8.0"
+	DefaultEtcd              = "v3.6.16"
+	DefaultSeed              = 1
+	DefaultTimeout           = 30 * time.Minute
+	DefaultNodeLeaseDuration = 40 * time.Second
+)
+
+var scenarioSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "description"}, {Name: "seed"}, {Name: "timeout"}},
+}
+
+func (d *decoder) decodeScenario(blocks hcl.Blocks, file hcl.Body) {
+	blk := d.singleton(blocks, "scenario")
+	if blk == nil {
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing scenario block",
+			Detail:   "Every scenario file has one scenario \"<name>\" { } block that names it.",
+			Subject:  startOf(file),
+		})
+		return
+	}
+	s := &d.plan.Scenario
+	s.Name = blk.Labels[0]
+	d.scenarioRange = &blk.DefRange
+	d.checkName(blk.LabelRanges[0], "scenario", s.Name, 63)
+	b := d.body(blk, scenarioSchema)
+	s.Description = b.str("description", "")
+	s.Seed = int64(b.integer("seed", DefaultSeed, math.MinInt64+1, math.MaxInt64-1))
+	s.Timeout = b.duration("timeout", DefaultTimeout, time.Second)
+	if a := b.attr("timeout"); a != nil {
+		r := a.Expr.Range()
+		d.scenarioRange = &r
+	}
+}
+
+// startOf is the first position of a file, for problems that belong nowhere
+// in particular.
+func startOf(body hcl.Body) *hcl.Range {
+	r := body.MissingItemRange()
+	r.Start, r.End = hcl.InitialPos, hcl.InitialPos
+	return &r
+}
+
+var clusterSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "backend"}, {Name: "kubernetes"}, {Name: "kwok"}, {Name: "etcd"},
+		{Name: "node_lease_duration"}, {Name: "feature_gates"}, {Name: "runtime_config"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "component", LabelNames: []string{"name"}}},
+}
+
+var componentSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "enabled"}, {Name: "args"}, {Name: "binary"}, {Name: "image"}},
+}
+
+var (
+	versionPattern     = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	flagPattern        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	featureGatePattern = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+)
+
+// required components cannot be disabled: without them there is no cluster.
+var requiredComponents = []string{plan.Etcd, plan.APIServer, plan.Kwok}
+
+func (d *decoder) decodeCluster(blocks hcl.Blocks) {
+	c := &d.plan.Cluster
+	*c = plan.Cluster{
+		Backend:           plan.BackendLocal,
+		Kubernetes:        DefaultKubernetes,
+		Kwok:              DefaultKwok,
+		Etcd:              DefaultEtcd,
+		NodeLeaseDuration: plan.Duration(DefaultNodeLeaseDuration),
+	}
+	for _, name := range plan.ComponentNames {
+		c.Components = append(c.Components, plan.Component{Name: name, Enabled: true})
+	}
+	blk := d.singleton(blocks, "cluster")
+	if blk == nil {
+		return
+	}
+	b := d.body(blk, clusterSchema)
+	c.Backend = b.oneOf("backend", plan.BackendLocal, []string{plan.BackendLocal, plan.BackendDocker, plan.BackendNerdctl})
+	c.Kubernetes = d.version(b, "kubernetes", DefaultKubernetes)
+	c.Kwok = d.version(b, "kwok", DefaultKwok)
+	c.Etcd = d.version(b, "etcd", DefaultEtcd)
+	lease := b.duration("node_lease_duration", DefaultNodeLeaseDuration, time.Second)
+	if lease.D()%time.Second != 0 {
+		b.fail("node_lease_duration", "Invalid node_lease_duration", "Node leases last whole seconds; got %s.", lease)
+	} else {
+		c.NodeLeaseDuration = lease
+	}
+
+	if v, ok := b.value("feature_gates"); ok {
+		c.FeatureGates = map[string]bool{}
+		if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+			b.fail("feature_gates", "Invalid feature_gates", "feature_gates is a map of gate names to true or false, e.g. { InPlacePodVerticalScaling = true }.")
+		} else {
+			for it := v.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				gate := k.AsString()
+				if !featureGatePattern.MatchString(gate) {
+					d.errorf(keyRange(b.expr("feature_gates"), gate), "Invalid feature gate name", "%q is not a feature gate name: they are written in CamelCase, e.g. \"InPlacePodVerticalScaling\".", gate)
+					continue
+				}
+				if !e.Type().Equals(cty.Bool) || e.IsNull() {
+					d.errorf(itemRange(b.expr("feature_gates"), gate), "Invalid feature gate value", "Feature gate %q must be true or false.", gate)
+					continue
+				}
+				c.FeatureGates[gate] = e.True()
+			}
+		}
+	}
+	c.RuntimeConfig = b.stringMap("runtime_config")
+
+	seen := map[string]hcl.Range{}
+	for _, cb := range b.blocks("component") {
+		name := cb.Labels[0]
+		i := slices.Index(plan.ComponentNames, name)
+		if i < 0 {
+			d.errorf(cb.LabelRanges[0], "Unknown component",
+				"%q is not a component; they are %s.%s", name, listNames(plan.ComponentNames), suggest(name, plan.ComponentNames))
+			continue
+		}
+		if !d.unique(seen, "component", name, cb.LabelRanges[0]) {
+			continue
+		}
+		d.decodeComponent(cb, &c.Components[i])
+	}
+}
+
+func (d *decoder) decodeComponent(blk *hcl.Block, comp *plan.Component) {
+	b := d.body(blk, componentSchema)
+	comp.Enabled = b.boolean("enabled", true)
+	if !comp.Enabled && slices.Contains(requiredComponents, comp.Name) {
+		b.fail("enabled", "Component cannot be disabled",
+			"There is no cluster without %s; only %s and %s can be disabled.", comp.Name, plan.Scheduler, plan.ControllerManager)
+		comp.Enabled = true
+	}
+	comp.Args = b.stringMap("args")
+	for flag := range comp.Args {
+		if strings.HasPrefix(flag, "-") {
+			d.errorf(keyRange(b.expr("args"), flag), "Invalid flag name", "Write flag names without dashes: %q, not %q.", strings.TrimLeft(flag, "-"), flag)
+		} else if !flagPattern.MatchString(flag) {
+			d.errorf(keyRange(b.expr("args"), flag), "Invalid flag name", "%q is not a flag name: flags are lower case words joined by dashes, e.g. \"max-requests-inflight\".", flag)
+		}
+	}
+	comp.Binary = b.str("binary", "")
+	comp.Image = b.str("image", "")
+}
+
+func (d *decoder) version(b *body, name, def string) string {
+	v := b.str(name, def)
+	if !versionPattern.MatchString(v) {
+		b.fail(name, "Invalid version", "%q is not a release version: write it as vMAJOR.MINOR.PATCH, e.g. %q.", v, def)
+		return def
+	}
+	return v
+}
+
+// checkName enforces DNS-label names for things that become parts of
+// Kubernetes object names.
+func (d *decoder) checkName(rng hcl.Range, what, name string, maxLen int) bool {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		d.errorf(rng, fmt.Sprintf("Invalid %s name", what),
+			"%q cannot name a %s: names are lower case letters, digits and '-', starting and ending with a letter or digit.", name, what)
+		return false
+	}
+	if len(name) > maxLen {
+		d.errorf(rng, fmt.Sprintf("Invalid %s name", what),
+			"%q is %d characters long; %s names have at most %d, to leave room for the suffixes kwok-run adds.", name, len(name), what, maxLen)
+		return false
+	}
+	return true
+}

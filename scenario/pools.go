@@ -1,0 +1,230 @@
+package scenario
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kwok-run/kwok-run/scenario/plan"
+)
+
+// Limits that keep a typo (count = 1e9) from becoming a run that cannot end.
+const (
+	MaxPoolNodes = 1_000_000
+	MaxWavePods  = 10_000_000
+)
+
+// DefaultCapacity is a node's capacity unless the pool says otherwise: a large
+// machine, so that pods rather than nodes are what a scenario runs out of.
+var DefaultCapacity = map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"}
+
+var poolSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "count", Required: true},
+		{Name: "capacity"}, {Name: "allocatable"}, {Name: "labels"}, {Name: "annotations"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "taint"}},
+}
+
+var taintSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "key", Required: true}, {Name: "value"}, {Name: "effect", Required: true}},
+}
+
+var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+// poolState follows a pool through the steps while they are decoded.
+type poolState struct {
+	pool    *plan.NodePool
+	rng     hcl.Range
+	created int
+	broken  bool
+}
+
+func (d *decoder) decodePools(blocks hcl.Blocks) {
+	d.pools = map[string]*poolState{}
+	seen := map[string]hcl.Range{}
+	for _, blk := range blocks {
+		name := blk.Labels[0]
+		if !d.checkName(blk.LabelRanges[0], "node_pool", name, 40) || !d.unique(seen, "node_pool", name, blk.LabelRanges[0]) {
+			continue
+		}
+		b := d.body(blk, poolSchema)
+		pool := &plan.NodePool{Name: name, Count: b.integer("count", -1, 0, MaxPoolNodes)}
+		// A pool whose count is wrong is still checked as if it had one
+		// node, and actions using it are skipped rather than reported again.
+		broken := pool.Count < 0
+		checked := pool.Count
+		if broken {
+			pool.Count, checked = 0, 1
+		}
+		t := &nodeTemplate{pool: name, template: template{ctx: d.ctx, attrs: map[string]*lazyAttr{}}}
+		for _, attr := range []string{"capacity", "allocatable", "labels", "annotations"} {
+			d.lazy(&t.template, b.attr(attr))
+		}
+		for _, tb := range b.blocks("taint") {
+			tt := template{ctx: d.ctx, attrs: map[string]*lazyAttr{}}
+			tc, diags := tb.Body.Content(taintSchema)
+			d.diags = append(d.diags, diags...)
+			for _, a := range tc.Attributes {
+				d.lazy(&tt, a)
+			}
+			t.taints = append(t.taints, tt)
+		}
+		pool.Template = t
+		d.checkInstances(checked, t.perItem(), func(i int) hcl.Diagnostics { _, diags := t.render(i); return diags })
+		d.plan.Pools = append(d.plan.Pools, pool)
+		d.pools[name] = &poolState{pool: pool, rng: blk.LabelRanges[0], broken: broken}
+	}
+}
+
+// checkPoolsUsed warns about pools no step creates. After an error it says
+// nothing: a misspelt pool in create_nodes would make the warning an echo.
+func (d *decoder) checkPoolsUsed() {
+	if d.diags.HasErrors() {
+		return
+	}
+	for _, pool := range d.plan.Pools {
+		if st := d.pools[pool.Name]; st.created == 0 && pool.Count > 0 && !st.broken {
+			d.warnf(st.rng, "Node pool is never created",
+				"No step has a create_nodes action for pool %q, so its nodes never exist.", pool.Name)
+		}
+	}
+}
+
+type nodeTemplate struct {
+	pool string
+	template
+	taints []template
+}
+
+var _ plan.NodeTemplate = (*nodeTemplate)(nil)
+
+// Node renders node i of the pool.
+func (t *nodeTemplate) Node(i int) (plan.NodeSpec, error) {
+	spec, diags := t.render(i)
+	if diags.HasErrors() {
+		return spec, instanceError(fmt.Sprintf("pool %q node", t.pool), i, diags)
+	}
+	return spec, nil
+}
+
+// Source returns the templated attributes as written.
+func (t *nodeTemplate) Source() map[string]string {
+	out := map[string]string{}
+	t.sources("", out)
+	for i, tt := range t.taints {
+		tt.sources(fmt.Sprintf("taint[%d].", i), out)
+	}
+	return out
+}
+
+func (t *nodeTemplate) render(i int) (plan.NodeSpec, hcl.Diagnostics) {
+	var spec plan.NodeSpec
+	var all hcl.Diagnostics
+	add := func(diags hcl.Diagnostics) { all = append(all, diags...) }
+
+	labels, expr, where, diags := t.stringMap("labels", i)
+	add(diags)
+	add(checkLabels(labels, expr, "labels", where))
+	spec.Labels = labels
+
+	annotations, expr, where, diags := t.stringMap("annotations", i)
+	add(diags)
+	add(checkKeys(annotations, expr, "annotations", where))
+	spec.Annotations = annotations
+
+	capacity, expr, where, diags := t.stringMap("capacity", i)
+	add(diags)
+	add(checkResources(capacity, expr, "capacity", where))
+	spec.Capacity = cloneMap(DefaultCapacity)
+	for k, v := range capacity {
+		spec.Capacity[k] = v
+	}
+
+	allocatable, expr, where, diags := t.stringMap("allocatable", i)
+	add(diags)
+	add(checkResources(allocatable, expr, "allocatable", where))
+	spec.Allocatable = cloneMap(spec.Capacity)
+	for k, v := range allocatable {
+		spec.Allocatable[k] = v
+	}
+
+	for _, tt := range t.taints {
+		var taintDiags hcl.Diagnostics
+		key, keyRng, keyWhere, diags := tt.str("key", i, "")
+		taintDiags = append(taintDiags, diags...)
+		value, valRng, valWhere, diags := tt.str("value", i, "")
+		taintDiags = append(taintDiags, diags...)
+		effect, effRng, effWhere, diags := tt.str("effect", i, "")
+		taintDiags = append(taintDiags, diags...)
+		add(taintDiags)
+		if taintDiags.HasErrors() {
+			continue
+		}
+		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+			all = append(all, instanceDiag(keyRng, "Invalid taint key", keyWhere, "%q: %s.", key, strings.Join(msgs, "; ")))
+		}
+		if msgs := validation.IsValidLabelValue(value); len(msgs) > 0 {
+			all = append(all, instanceDiag(valRng, "Invalid taint value", valWhere, "%q: %s.", value, strings.Join(msgs, "; ")))
+		}
+		if !slices.Contains(taintEffects, effect) {
+			all = append(all, instanceDiag(effRng, "Invalid taint effect", effWhere, "%q is not one of %s.%s", effect, listNames(taintEffects), suggest(effect, taintEffects)))
+		}
+		spec.Taints = append(spec.Taints, plan.Taint{Key: key, Value: value, Effect: effect})
+	}
+	return spec, all
+}
+
+// instanceDiag reports a problem with a rendered value; where names the
+// instance when the value differs per instance.
+func instanceDiag(rng hcl.Range, summary, where, detail string, args ...any) *hcl.Diagnostic {
+	return diagf(hcl.DiagError, rng, summary, "%s%s", where, fmt.Sprintf(detail, args...))
+}
+
+// checkLabels applies Kubernetes' rules for label keys and values to the map
+// that expr produced, pointing at the offending entry where it can.
+func checkLabels(m map[string]string, expr hcl.Expression, what, where string) hcl.Diagnostics {
+	diags := checkKeys(m, expr, what, where)
+	for _, k := range mapKeys(m) {
+		if msgs := validation.IsValidLabelValue(m[k]); len(msgs) > 0 {
+			diags = append(diags, instanceDiag(itemRange(expr, k), fmt.Sprintf("Invalid value in %s", what), where, "%s = %q: %s.", k, m[k], strings.Join(msgs, "; ")))
+		}
+	}
+	return diags
+}
+
+func checkKeys(m map[string]string, expr hcl.Expression, what, where string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, k := range mapKeys(m) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			diags = append(diags, instanceDiag(keyRange(expr, k), fmt.Sprintf("Invalid key in %s", what), where, "%q: %s.", k, strings.Join(msgs, "; ")))
+		}
+	}
+	return diags
+}
+
+// checkResources validates resource names and Kubernetes quantities.
+func checkResources(m map[string]string, expr hcl.Expression, what, where string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, k := range mapKeys(m) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			diags = append(diags, instanceDiag(keyRange(expr, k), fmt.Sprintf("Invalid resource name in %s", what), where, "%q: %s.", k, strings.Join(msgs, "; ")))
+		}
+		if _, err := resource.ParseQuantity(m[k]); err != nil {
+			diags = append(diags, instanceDiag(itemRange(expr, k), fmt.Sprintf("Invalid quantity in %s", what), where,
+				"%s = %q is not a Kubernetes quantity: write a number with an optional suffix, e.g. \"500m\", \"8\", \"256Gi\".", k, m[k]))
+		}
+	}
+	return diags
+}
+
+// quantityMap evaluates an eager map of resources (pod requests and limits).
+func (b *body) quantityMap(name string) map[string]string {
+	m := b.stringMap(name)
+	b.d.diags = append(b.d.diags, checkResources(m, b.expr(name), name, "")...)
+	return m
+}

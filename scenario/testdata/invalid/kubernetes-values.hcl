@@ -1,0 +1,69 @@
+scenario "k8s" {}
+
+cluster {
+  backend    = "podman" # error: Invalid backend | is not one of
+  kubernetes = "1.37"   # error: Invalid version | vMAJOR.MINOR.PATCH
+  feature_gates = {
+    fooBar = true # error: Invalid feature gate name
+  }
+  component "apiserver" {
+    enabled = false # error: Component cannot be disabled
+    args = {
+      "--v" = "4" # error: Invalid flag name | without dashes
+    }
+  }
+  component "scheduler" {
+    enabled = false
+  }
+}
+
+node_pool "workers" {
+  count = 4
+  labels = {
+    "team" = "a value that is much too long for a Kubernetes label because it goes past sixty-three characters" # error: Invalid value in labels | must be no more than 63 bytes
+  }
+  taint {
+    key    = "dedicated"
+    effect = "NoSchedul" # error: Invalid taint effect | Did you mean "NoSchedule"?
+  }
+}
+
+node_pool "per-node" {
+  count = 12
+  labels = {
+    # Only node 11 has a bad value; it is found because the last node is
+    # rendered at load time.
+    "rack" = count.index == 11 ? "bad value!" : "rack-${count.index}" # error: Invalid value in labels | For count.index = 11
+  }
+}
+
+step "go" {
+  create_nodes {
+    pool = "workers"
+  }
+  create_nodes {
+    pool = "per-node"
+  }
+  create_pods "web" {
+    namespace = "Not_A_Namespace" # error: Invalid namespace name
+    count     = 5
+    requests  = { cpu = "2" } # error: Request above limit
+    limits    = { cpu = "1" }
+    toleration {
+      operator = "Exists"
+      value    = "x" # error: value with operator Exists
+    }
+  }
+  restart_component {
+    component = "scheduler" # error: Component is disabled
+  }
+}
+
+step "later" {
+  apply {
+    files = ["missing.yaml"] # error: Cannot read manifest
+  }
+  apply {
+    files = ["../manifests/not-an-object.yaml"] # error: Not a Kubernetes object
+  }
+}
