@@ -67,7 +67,7 @@ func TestValidateBrokenCopy(t *testing.T) {
 	if r.code != ExitUsage {
 		t.Fatalf("exit %d, want %d", r.code, ExitUsage)
 	}
-	positions := regexp.MustCompile(regexp.QuoteMeta(path) + `:\d+:\d+: error: `).FindAllString(r.errOut, -1)
+	positions := regexp.MustCompile(regexp.QuoteMeta(path)+`:\d+:\d+: error: `).FindAllString(r.errOut, -1)
 	for _, want := range []string{"Invalid rate", "Invalid duration", "Unknown node_pool", "Unknown metric", "Invalid kind"} {
 		if !strings.Contains(r.errOut, want) {
 			t.Errorf("missing %q in:\n%s", want, r.errOut)
