@@ -71,18 +71,38 @@ func (l *Loader) writeSnippet(w *bufio.Writer, rng hcl.Range) {
 		return
 	}
 	line = bytes.ReplaceAll(line, []byte("\t"), []byte(" "))
-	num := fmt.Sprint(rng.Start.Line)
-	pad := strings.Repeat(" ", len(num))
-	fmt.Fprintf(w, " %s | %s\n", num, line)
-
 	start := max(rng.Start.Column-1, 0)
 	end := len(line)
 	if rng.End.Line == rng.Start.Line {
 		end = min(rng.End.Column-1, len(line))
 	}
+	// A very long line is shown as a window around the range, so a minified
+	// or garbage file does not flood the terminal.
+	const window = 100
+	if len(line) > 2*window {
+		from := max(start-window/2, 0)
+		to := min(max(end, start+1)+window/2, len(line))
+		prefix, suffix := "…", "…"
+		if from == 0 {
+			prefix = ""
+		}
+		if to == len(line) {
+			suffix = ""
+		}
+		shift := from
+		if prefix != "" {
+			shift-- // the ellipsis takes one column
+		}
+		line = []byte(prefix + string(line[from:to]) + suffix)
+		start, end = start-shift, min(end-shift, to-shift)
+	}
+	num := fmt.Sprint(rng.Start.Line)
+	pad := strings.Repeat(" ", len(num))
+	fmt.Fprintf(w, " %s | %s\n", num, line)
+
 	marker := "^"
 	if end-start > 1 {
-		marker += strings.Repeat("~", end-start-1)
+		marker += strings.Repeat("~", min(end-start-1, window))
 	}
 	// Columns count characters; the marker lines up for ASCII, which is what
 	// scenario files are made of almost everywhere.

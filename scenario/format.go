@@ -9,6 +9,10 @@ import (
 // terraform fmt). It refuses files that do not parse, because formatting
 // broken syntax can move the damage somewhere harder to see.
 func (l *Loader) Format(filename string, src []byte) ([]byte, hcl.Diagnostics) {
+	if diags := checkComplexity(lexConfig, src, filename); diags.HasErrors() {
+		l.remember(filename, src)
+		return nil, diags
+	}
 	if _, diags := l.parser.ParseHCL(src, filename); diags.HasErrors() {
 		return nil, diags
 	}

@@ -84,6 +84,10 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*plan.Pl
 			Detail:   fmt.Sprintf("%s has %d bytes; scenario files are limited to %d.", filename, len(src), MaxFileSize),
 		}}
 	}
+	if diags := checkComplexity(lexConfig, src, filename); diags.HasErrors() {
+		l.remember(filename, src)
+		return nil, diags
+	}
 	f, diags := l.parser.ParseHCL(src, filename)
 	if diags.HasErrors() {
 		return nil, diags

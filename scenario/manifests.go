@@ -49,6 +49,10 @@ func (d *decoder) manifest(path string, attrRng hcl.Range) (plan.Manifest, bool)
 		return m, false
 	}
 	d.loader.remember(full, src)
+	if diags := checkComplexity(lexTemplate, src, full); diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
+		return m, false
+	}
 	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {

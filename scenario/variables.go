@@ -156,7 +156,11 @@ func (d *decoder) setRaw(v *variable, raw, source, what string) {
 		d.setValue(v, cty.StringVal(raw), source, nil, what)
 		return
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(raw), what, hcl.InitialPos)
+	diags := checkComplexity(lexExpression, []byte(raw), what)
+	var expr hclsyntax.Expression
+	if !diags.HasErrors() {
+		expr, diags = hclsyntax.ParseExpression([]byte(raw), what, hcl.InitialPos)
+	}
 	if !diags.HasErrors() {
 		var val cty.Value
 		val, diags = d.eval(expr, scope{constant: true})
@@ -177,6 +181,11 @@ func (d *decoder) readVarFile(path string) {
 	src, err := readBounded(path)
 	if err != nil {
 		d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()})
+		return
+	}
+	if diags := checkComplexity(lexConfig, src, path); diags.HasErrors() {
+		d.loader.remember(path, src)
+		d.diags = append(d.diags, diags...)
 		return
 	}
 	f, diags := d.loader.parser.ParseHCL(src, path)
