@@ -100,7 +100,11 @@ func (d *decoder) typeCheckAssertion(expr hcl.Expression, ty cty.Type, steps []s
 		return nil, false
 	}
 	if _, err := convert.Convert(v, want); err != nil {
-		d.errorf(expr.Range(), fmt.Sprintf("Invalid %s", what), "The %s must be %s; this expression is %s.", what, friendlyType(want), friendlyType(v.Type()))
+		must := "a string"
+		if want == cty.Bool {
+			must = "true or false, a comparison such as metrics.pod_startup_latency.p99 <= 5"
+		}
+		d.errorf(expr.Range(), fmt.Sprintf("Invalid %s", what), "The %s must be %s; this expression is %s.", what, must, friendlyType(v.Type()))
 		return nil, false
 	}
 	return paths, true

@@ -321,30 +321,36 @@ func (b *body) stringList(name string) []string {
 // itemRange narrows a problem with one key of a map written as an object
 // literal to that key's value; other expressions keep their whole range.
 func itemRange(expr hcl.Expression, key string) hcl.Range {
-	if expr == nil {
-		return hcl.Range{}
+	if item := objectItem(expr, key); item != nil {
+		return item.ValueExpr.Range()
 	}
-	if obj, ok := expr.(*hclsyntax.ObjectConsExpr); ok {
-		for _, item := range obj.Items {
-			if k, diags := item.KeyExpr.Value(nil); !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && k.AsString() == key {
-				return item.ValueExpr.Range()
-			}
-		}
-	}
-	return expr.Range()
+	return wholeRange(expr)
 }
 
 // keyRange is itemRange for a problem with the key itself.
 func keyRange(expr hcl.Expression, key string) hcl.Range {
+	if item := objectItem(expr, key); item != nil {
+		return item.KeyExpr.Range()
+	}
+	return wholeRange(expr)
+}
+
+func objectItem(expr hcl.Expression, key string) *hclsyntax.ObjectConsItem {
+	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	for i, item := range obj.Items {
+		if k, diags := item.KeyExpr.Value(nil); !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && k.AsString() == key {
+			return &obj.Items[i]
+		}
+	}
+	return nil
+}
+
+func wholeRange(expr hcl.Expression) hcl.Range {
 	if expr == nil {
 		return hcl.Range{}
-	}
-	if obj, ok := expr.(*hclsyntax.ObjectConsExpr); ok {
-		for _, item := range obj.Items {
-			if k, diags := item.KeyExpr.Value(nil); !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && k.AsString() == key {
-				return item.KeyExpr.Range()
-			}
-		}
 	}
 	return expr.Range()
 }
