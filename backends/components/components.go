@@ -1,0 +1,288 @@
+// Package components describes the processes of a KWOK control plane as
+// plain data: binary, flags, ports, the URL that says it is healthy, and what
+// must be healthy before it starts. Each backend translates the same
+// descriptions (to child processes, or containers), so the flags live in one
+// place.
+package components
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kwok-run/kwok-run/backends/binaries"
+	"github.com/kwok-run/kwok-run/backends/pki"
+	"github.com/kwok-run/kwok-run/scenario/plan"
+)
+
+// Process is one component, ready to start.
+type Process struct {
+	// Name is the component's name in the scenario language (apiserver).
+	Name string
+	// Binary is the executable's name (kube-apiserver).
+	Binary string
+	Args   []string
+	// HealthURL answers 200 over TLS with the admin certificate when the
+	// component is ready.
+	HealthURL string
+	// MetricsURL serves the component's Prometheus metrics.
+	MetricsURL string
+	// Needs lists components that must be healthy before this one starts.
+	Needs []string
+	// Ports are the ports the component listens on, to check they are free.
+	Ports []int
+}
+
+// Ports are the ports of one cluster.
+type Ports struct {
+	EtcdClient, EtcdPeer, APIServer, Scheduler, ControllerManager, Kwok int
+}
+
+// Paths are the files components read.
+type Paths struct {
+	PKI *pki.Files
+	// Kubeconfig is the admin kubeconfig the other components use.
+	Kubeconfig string
+	EtcdData   string
+	KwokConfig string
+}
+
+// Config is everything Build needs.
+type Config struct {
+	Cluster plan.Cluster
+	// Host is the address components listen on and reach each other at.
+	Host  string
+	Ports Ports
+	Paths Paths
+	// ServiceCIDR is the range of Service ClusterIPs.
+	ServiceCIDR string
+}
+
+// DefaultServiceCIDR is large, so thousands of Services fit.
+const DefaultServiceCIDR = "10.96.0.0/12"
+
+// Client QPS for scheduler and controller-manager: high enough never to be
+// the limit, as kwokctl sets them.
+const (
+	clientQPS   = "5000"
+	clientBurst = "10000"
+)
+
+// Build returns the enabled components in start order.
+func Build(c Config) ([]Process, error) {
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = DefaultServiceCIDR
+	}
+	builders := map[string]func(Config) Process{
+		plan.Etcd: etcd, plan.APIServer: apiserver, plan.Scheduler: scheduler,
+		plan.ControllerManager: controllerManager, plan.Kwok: kwok,
+	}
+	var out []Process
+	for _, name := range plan.ComponentNames {
+		comp, ok := c.Cluster.Component(name)
+		if !ok || !comp.Enabled {
+			continue
+		}
+		p := builders[name](c)
+		args, err := override(p.Args, comp.Args)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		p.Args = args
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (c Config) url(port int, path string) string {
+	return fmt.Sprintf("https://%s:%d%s", c.Host, port, path)
+}
+
+func etcd(c Config) Process {
+	p := c.Paths.PKI
+	client, peer := c.url(c.Ports.EtcdClient, ""), c.url(c.Ports.EtcdPeer, "")
+	return Process{
+		Name:   plan.Etcd,
+		Binary: binaries.Etcd,
+		Args: flags(
+			"name", "kwok-run",
+			"data-dir", c.Paths.EtcdData,
+			"listen-client-urls", client,
+			"advertise-client-urls", client,
+			"listen-peer-urls", peer,
+			"initial-advertise-peer-urls", peer,
+			"initial-cluster", "kwok-run="+peer,
+			"cert-file", p.ServerCert, "key-file", p.ServerKey,
+			"trusted-ca-file", p.CACert, "client-cert-auth", "true",
+			"peer-cert-file", p.ServerCert, "peer-key-file", p.ServerKey,
+			"peer-trusted-ca-file", p.CACert, "peer-client-cert-auth", "true",
+			// A simulation is thrown away afterwards: durability only costs
+			// latency, and the data lives on tmpfs where there is one.
+			"unsafe-no-fsync", "true",
+			"quota-backend-bytes", fmt.Sprint(8<<30),
+			"log-level", "warn",
+		),
+		HealthURL:  c.url(c.Ports.EtcdClient, "/health"),
+		MetricsURL: c.url(c.Ports.EtcdClient, "/metrics"),
+		Ports:      []int{c.Ports.EtcdClient, c.Ports.EtcdPeer},
+	}
+}
+
+func apiserver(c Config) Process {
+	p := c.Paths.PKI
+	args := flags(
+		"etcd-servers", c.url(c.Ports.EtcdClient, ""),
+		"etcd-cafile", p.CACert, "etcd-certfile", p.AdminCert, "etcd-keyfile", p.AdminKey,
+		"bind-address", c.Host,
+		"secure-port", fmt.Sprint(c.Ports.APIServer),
+		"tls-cert-file", p.ServerCert, "tls-private-key-file", p.ServerKey,
+		"client-ca-file", p.CACert,
+		"service-account-key-file", p.ServiceAccountPub,
+		"service-account-signing-key-file", p.ServiceAccountKey,
+		"service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"service-cluster-ip-range", c.ServiceCIDR,
+		"authorization-mode", "Node,RBAC",
+		"allow-privileged", "true",
+		// KWOK pods run no container that could use a token, and without
+		// this plugin a pod can be created in a namespace the moment the
+		// namespace exists, with or without a controller-manager.
+		"disable-admission-plugins", "ServiceAccount",
+	)
+	args = append(args, featureGates(c.Cluster)...)
+	if len(c.Cluster.RuntimeConfig) > 0 {
+		args = append(args, "--runtime-config="+joinMap(c.Cluster.RuntimeConfig))
+	}
+	return Process{
+		Name:       plan.APIServer,
+		Binary:     binaries.KubeAPIServer,
+		Args:       args,
+		HealthURL:  c.url(c.Ports.APIServer, "/readyz"),
+		MetricsURL: c.url(c.Ports.APIServer, "/metrics"),
+		Ports:      []int{c.Ports.APIServer},
+	}
+}
+
+// kubeComponent is what kube-scheduler and kube-controller-manager share.
+func kubeComponent(c Config, port int) []string {
+	p := c.Paths.PKI
+	// No authentication- or authorization-kubeconfig: with them the
+	// component exits when the apiserver is not up yet, so it could not start
+	// alongside it; health and metrics need neither (always-allow paths).
+	args := flags(
+		"kubeconfig", c.Paths.Kubeconfig,
+		"bind-address", c.Host,
+		"secure-port", fmt.Sprint(port),
+		"tls-cert-file", p.ServerCert, "tls-private-key-file", p.ServerKey,
+		"leader-elect", "false",
+		"kube-api-qps", clientQPS,
+		"kube-api-burst", clientBurst,
+		// Health and metrics on 127.0.0.1 without a token, as kwokctl does.
+		"authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics",
+	)
+	return append(args, featureGates(c.Cluster)...)
+}
+
+func scheduler(c Config) Process {
+	return Process{
+		Name:       plan.Scheduler,
+		Binary:     binaries.KubeScheduler,
+		Args:       kubeComponent(c, c.Ports.Scheduler),
+		HealthURL:  c.url(c.Ports.Scheduler, "/readyz"),
+		MetricsURL: c.url(c.Ports.Scheduler, "/metrics"),
+		Ports:      []int{c.Ports.Scheduler},
+	}
+}
+
+func controllerManager(c Config) Process {
+	p := c.Paths.PKI
+	args := append(kubeComponent(c, c.Ports.ControllerManager), flags(
+		"root-ca-file", p.CACert,
+		"service-account-private-key-file", p.ServiceAccountKey,
+		"service-cluster-ip-range", c.ServiceCIDR,
+	)...)
+	return Process{
+		Name:       plan.ControllerManager,
+		Binary:     binaries.KubeControllerManager,
+		Args:       args,
+		HealthURL:  c.url(c.Ports.ControllerManager, "/healthz"),
+		MetricsURL: c.url(c.Ports.ControllerManager, "/metrics"),
+		Ports:      []int{c.Ports.ControllerManager},
+	}
+}
+
+func kwok(c Config) Process {
+	p := c.Paths.PKI
+	return Process{
+		Name:   plan.Kwok,
+		Binary: binaries.Kwok,
+		Args: flags(
+			"kubeconfig", c.Paths.Kubeconfig,
+			"config", c.Paths.KwokConfig,
+			"manage-all-nodes", "true",
+			"server-address", fmt.Sprintf("%s:%d", c.Host, c.Ports.Kwok),
+			"tls-cert-file", p.ServerCert, "tls-private-key-file", p.ServerKey,
+			"node-lease-duration-seconds", fmt.Sprint(int(c.Cluster.NodeLeaseDuration.D()/time.Second)),
+		),
+		HealthURL:  c.url(c.Ports.Kwok, "/healthz"),
+		MetricsURL: c.url(c.Ports.Kwok, "/metrics"),
+		// KWOK polls the apiserver with a backoff that doubles from one
+		// second: started too early it sleeps past the apiserver's start.
+		Needs: []string{plan.APIServer},
+		Ports: []int{c.Ports.Kwok},
+	}
+}
+
+func featureGates(c plan.Cluster) []string {
+	if len(c.FeatureGates) == 0 {
+		return nil
+	}
+	gates := make(map[string]string, len(c.FeatureGates))
+	for k, v := range c.FeatureGates {
+		gates[k] = fmt.Sprint(v)
+	}
+	return []string{"--feature-gates=" + joinMap(gates)}
+}
+
+func joinMap(m map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// flags turns name, value pairs into --name=value arguments.
+func flags(kv ...string) []string {
+	out := make([]string, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, "--"+kv[i]+"="+kv[i+1])
+	}
+	return out
+}
+
+// override replaces flags of the same name and appends the others, sorted,
+// so the scenario's args win and the command line is deterministic.
+func override(args []string, extra map[string]string) ([]string, error) {
+	if len(extra) == 0 {
+		return args, nil
+	}
+	out := slices.Clone(args)
+	var added []string
+	for name, value := range extra {
+		if name == "" || strings.HasPrefix(name, "-") {
+			return nil, fmt.Errorf("flag name %q: write it without dashes", name)
+		}
+		prefix := "--" + name + "="
+		i := slices.IndexFunc(out, func(a string) bool { return strings.HasPrefix(a, prefix) })
+		if i >= 0 {
+			out[i] = prefix + value
+		} else {
+			added = append(added, prefix+value)
+		}
+	}
+	sort.Strings(added)
+	return append(out, added...), nil
+}
