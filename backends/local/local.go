@@ -1,0 +1,529 @@
+// Package local is the default backend: every component a child process on
+// 127.0.0.1, with TLS on every port, in a run directory of its own.
+package local
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/backends/binaries"
+	"github.com/kwok-run/kwok-run/backends/components"
+	"github.com/kwok-run/kwok-run/backends/pki"
+	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/scenario/plan"
+)
+
+// Host is the only address the local backend listens on.
+const Host = "127.0.0.1"
+
+// Options say where and how to bring a cluster up.
+type Options struct {
+	// Name identifies the cluster in the registry; unique on the machine.
+	Name string
+	// RunDir receives pki/, logs/, kubeconfig and kwok.yaml; created 0700.
+	RunDir string
+	// RemoveRunDir deletes RunDir on Down (clusters of `up`); a run keeps it
+	// for the logs.
+	RemoveRunDir bool
+	// Detached clusters have no owner process: `kwok-run up` exits and
+	// leaves them running until `kwok-run down`.
+	Detached bool
+	Binaries *binaries.Resolver
+	Registry *registry.Registry
+	// Log receives progress lines.
+	Log io.Writer
+	// StartTimeout bounds the start-up, the first KWOK node Ready included.
+	StartTimeout time.Duration
+
+	// ports picks free ports; tests replace it to provoke a clash.
+	ports func(n int) ([]int, error)
+}
+
+// Cluster is a control plane of child processes.
+type Cluster struct {
+	opts       Options
+	files      *pki.Files
+	kubeconfig string
+	dataDir    string
+	tls        *tls.Config
+	http       *http.Client
+	env        []string
+	procs      []*process
+	byName     map[string]*process
+	entry      *registry.Entry
+
+	// begin and milestones time the start-up, for the log.
+	begin      time.Time
+	milestones []string
+
+	exits    chan exit
+	failed   chan error
+	watching chan struct{} // closed when the supervisor should stop
+	downOnce sync.Once
+	downErr  error
+}
+
+type exit struct {
+	p   *process
+	err error
+}
+
+var _ backends.Cluster = (*Cluster)(nil)
+
+// errPortClash is a component that lost a port picked free to another
+// program in the meantime: the start is retried on new ports.
+var errPortClash = errors.New("port already in use")
+
+// Up brings the cluster up and returns when every component is healthy and
+// KWOK has made a probe node Ready. On any error, and when ctx ends first,
+// everything started is torn down again.
+func Up(ctx context.Context, spec backends.Spec, opts Options) (*Cluster, error) {
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 2 * time.Minute
+	}
+	if opts.ports == nil {
+		opts.ports = freePorts
+	}
+	if _, err := opts.Registry.Get(opts.Name); err == nil {
+		return nil, fmt.Errorf("a cluster named %q is already registered; remove it with kwok-run down %s", opts.Name, opts.Name)
+	}
+	bins, err := resolve(ctx, spec.Cluster, opts)
+	if err != nil {
+		return nil, err
+	}
+	var last error
+	for attempt := 1; attempt <= 3; attempt++ {
+		c, err := start(ctx, spec, opts, bins)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, errPortClash) {
+			return nil, err
+		}
+		last = err
+		logf(opts.Log, "a port was taken while the cluster started (%v); trying other ports", err)
+	}
+	return nil, last
+}
+
+// resolve finds every enabled component's binary; a binary the scenario names
+// is used as is.
+func resolve(ctx context.Context, c plan.Cluster, opts Options) (map[string]string, error) {
+	r := *opts.Binaries
+	r.Paths = map[string]string{}
+	for k, v := range opts.Binaries.Paths {
+		r.Paths[k] = v
+	}
+	wants := binaries.Versions{Kubernetes: c.Kubernetes, Etcd: c.Etcd, Kwok: c.Kwok}.Wants()
+	var needed []binaries.Want
+	for _, w := range wants {
+		comp, _ := c.Component(componentOf(w.Binary))
+		if !comp.Enabled {
+			continue
+		}
+		if comp.Binary != "" {
+			r.Paths[w.Binary] = comp.Binary
+		}
+		needed = append(needed, w)
+	}
+	return r.ResolveAll(ctx, needed)
+}
+
+func componentOf(bin string) string {
+	switch bin {
+	case binaries.Etcd:
+		return plan.Etcd
+	case binaries.KubeAPIServer:
+		return plan.APIServer
+	case binaries.KubeScheduler:
+		return plan.Scheduler
+	case binaries.KubeControllerManager:
+		return plan.ControllerManager
+	}
+	return plan.Kwok
+}
+
+func start(ctx context.Context, spec backends.Spec, opts Options, bins map[string]string) (c *Cluster, err error) {
+	begin := time.Now()
+	c = &Cluster{
+		opts:     opts,
+		byName:   map[string]*process{},
+		exits:    make(chan exit, 16),
+		failed:   make(chan error, 1),
+		watching: make(chan struct{}),
+		env:      os.Environ(),
+	}
+	defer func() {
+		if err != nil {
+			// Keep the run directory: the error points at its logs.
+			c.teardown(false)
+		}
+	}()
+	logs := filepath.Join(opts.RunDir, "logs")
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		return c, fmt.Errorf("create the run directory: %w", err)
+	}
+	if err := os.Chmod(opts.RunDir, 0o700); err != nil {
+		return c, err
+	}
+	if c.files, err = pki.Generate(filepath.Join(opts.RunDir, "pki"), pki.Options{}); err != nil {
+		return c, fmt.Errorf("generate certificates: %w", err)
+	}
+	if c.tls, err = c.files.ClientTLS(); err != nil {
+		return c, err
+	}
+	c.http = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: c.tls}}
+	if c.dataDir, err = dataDir(opts.RunDir); err != nil {
+		return c, err
+	}
+	ports, err := opts.ports(6)
+	if err != nil {
+		return c, err
+	}
+	p := components.Ports{EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2], Scheduler: ports[3], ControllerManager: ports[4], Kwok: ports[5]}
+	c.kubeconfig = filepath.Join(opts.RunDir, "kubeconfig")
+	if err := c.files.WriteKubeconfig(c.kubeconfig, fmt.Sprintf("https://%s:%d", Host, p.APIServer), "kwok-run-"+opts.Name); err != nil {
+		return c, err
+	}
+	kwokConfig, err := components.KwokConfig(spec.PodStages)
+	if err != nil {
+		return c, err
+	}
+	kwokPath := filepath.Join(opts.RunDir, "kwok.yaml")
+	if err := os.WriteFile(kwokPath, kwokConfig, 0o600); err != nil {
+		return c, err
+	}
+	specs, err := components.Build(components.Config{
+		Cluster: spec.Cluster, Host: Host, Ports: p,
+		Paths: components.Paths{PKI: c.files, Kubeconfig: c.kubeconfig, EtcdData: c.dataDir, KwokConfig: kwokPath},
+	})
+	if err != nil {
+		return c, err
+	}
+	for _, s := range specs {
+		proc := &process{spec: s, binary: bins[s.Binary], logPath: filepath.Join(logs, s.Name+".log")}
+		c.procs = append(c.procs, proc)
+		c.byName[s.Name] = proc
+	}
+	// Registered before anything starts, so that whatever happens to this
+	// kwok-run, `kwok-run down` finds what it left.
+	c.entry = &registry.Entry{
+		Name: opts.Name, Backend: plan.BackendLocal, RunDir: opts.RunDir, Kubeconfig: c.kubeconfig,
+		RemoveRunDir: opts.RemoveRunDir, DataDir: c.dataDir, Created: time.Now().UTC(),
+	}
+	if !opts.Detached {
+		if c.entry.Owner, err = registry.Self(); err != nil {
+			return c, err
+		}
+	}
+	if err := c.save(); err != nil {
+		return c, fmt.Errorf("register the cluster: %w", err)
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	c.begin = begin
+	if err := c.launch(startCtx); err != nil {
+		if ctx.Err() != nil {
+			return c, ctx.Err()
+		}
+		return c, err
+	}
+	if err := c.probeNode(startCtx); err != nil {
+		if ctx.Err() != nil {
+			return c, ctx.Err()
+		}
+		return c, err
+	}
+	go c.supervise()
+	c.milestones = append(c.milestones, fmt.Sprintf("first node Ready %s", since(begin)))
+	logf(opts.Log, "control plane ready in %s (%s)", since(begin), strings.Join(c.milestones, ", "))
+	return c, nil
+}
+
+// launch starts the components, each as soon as what it needs is healthy,
+// and waits until all are healthy.
+func (c *Cluster) launch(ctx context.Context) error {
+	healthy := map[string]bool{}
+	started := map[string]bool{}
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, p := range c.procs {
+			if started[p.spec.Name] || !all(p.spec.Needs, healthy) {
+				continue
+			}
+			if err := p.start(c.env, c.report); err != nil {
+				return err
+			}
+			started[p.spec.Name] = true
+			if err := c.save(); err != nil {
+				return err
+			}
+		}
+		for _, p := range c.procs {
+			if started[p.spec.Name] && !healthy[p.spec.Name] && c.healthy(ctx, p) {
+				healthy[p.spec.Name] = true
+				c.milestones = append(c.milestones, fmt.Sprintf("%s %s", p.spec.Name, since(c.begin)))
+			}
+		}
+		if len(healthy) == len(c.procs) {
+			return nil
+		}
+		select {
+		case e := <-c.exits:
+			return c.failure(e)
+		case <-ctx.Done():
+			var waiting []string
+			var logs []string
+			for _, p := range c.procs {
+				if !healthy[p.spec.Name] {
+					waiting = append(waiting, p.spec.Name)
+					logs = append(logs, fmt.Sprintf("the end of %s:\n%s", p.logPath, indent(tail(p.logPath, 10))))
+				}
+			}
+			return fmt.Errorf("%s not healthy after %s: %w\n%s", strings.Join(waiting, ", "), c.opts.StartTimeout, ctx.Err(), strings.Join(logs, "\n"))
+		case <-tick.C:
+		}
+	}
+}
+
+func all(names []string, set map[string]bool) bool {
+	for _, n := range names {
+		if !set[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// failure turns an exit during start-up into an error, recognising a lost
+// port so that the start can be retried.
+func (c *Cluster) failure(e exit) error {
+	err := e.p.exitError(e.err)
+	if strings.Contains(tail(e.p.logPath, 30), "address already in use") {
+		return fmt.Errorf("%w: %w", errPortClash, err)
+	}
+	return err
+}
+
+func (c *Cluster) healthy(ctx context.Context, p *process) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.spec.HealthURL, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// report receives every exit nobody asked for.
+func (c *Cluster) report(p *process, err error) {
+	select {
+	case c.exits <- exit{p, err}:
+	default:
+	}
+}
+
+// supervise turns the first unexpected exit after start-up into a failure
+// the runner can act on.
+func (c *Cluster) supervise() {
+	select {
+	case e := <-c.exits:
+		c.failed <- e.p.exitError(e.err)
+	case <-c.watching:
+	}
+}
+
+// Detach leaves the cluster running when kwok-run exits (kwok-run up): no
+// supervision, and the registry entry without an owner.
+func (c *Cluster) Detach() error {
+	close(c.watching)
+	c.entry.Owner = registry.Process{}
+	return c.save()
+}
+
+func (c *Cluster) save() error {
+	c.entry.Processes = c.entry.Processes[:0]
+	for _, p := range c.procs {
+		if r := p.record(); r.PID != 0 {
+			c.entry.Processes = append(c.entry.Processes, r)
+		}
+	}
+	return c.opts.Registry.Save(c.entry)
+}
+
+// Kubeconfig is the admin kubeconfig.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// ClientTLS is the admin TLS configuration.
+func (c *Cluster) ClientTLS() *tls.Config { return c.tls }
+
+// RunDir is where the cluster's files are.
+func (c *Cluster) RunDir() string { return c.opts.RunDir }
+
+// Endpoints lists the running components' metrics URLs.
+func (c *Cluster) Endpoints() []backends.Endpoint {
+	var out []backends.Endpoint
+	for _, p := range c.procs {
+		if p.running() {
+			out = append(out, backends.Endpoint{Component: p.spec.Name, MetricsURL: p.spec.MetricsURL})
+		}
+	}
+	return out
+}
+
+// Failed delivers the first component that exits on its own.
+func (c *Cluster) Failed() <-chan error { return c.failed }
+
+// Stop stops a component with SIGTERM or SIGKILL.
+func (c *Cluster) Stop(ctx context.Context, component, signal string) error {
+	p, ok := c.byName[component]
+	if !ok {
+		return fmt.Errorf("no component %q in this cluster", component)
+	}
+	sig := syscall.SIGTERM
+	if signal == plan.SignalKill {
+		sig = syscall.SIGKILL
+	}
+	// A graceful stop of kube-apiserver can take its full shutdown delay.
+	if err := p.signal(sig, 90*time.Second); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Start starts a stopped component again and waits until it is healthy.
+func (c *Cluster) Start(ctx context.Context, component string) error {
+	p, ok := c.byName[component]
+	if !ok {
+		return fmt.Errorf("no component %q in this cluster", component)
+	}
+	if p.running() {
+		return fmt.Errorf("%s is running", component)
+	}
+	if err := p.start(c.env, c.report); err != nil {
+		return err
+	}
+	if err := c.save(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for !c.healthy(ctx, p) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of %s:\n%s", component, ctx.Err(), p.logPath, indent(tail(p.logPath, 10)))
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Down kills every component, deletes etcd's data and the registry entry,
+// and the run directory when the cluster owns it.
+func (c *Cluster) Down(ctx context.Context) error {
+	return c.teardown(c.opts.RemoveRunDir)
+}
+
+func (c *Cluster) teardown(removeRunDir bool) error {
+	c.downOnce.Do(func() {
+		select {
+		case <-c.watching:
+		default:
+			close(c.watching)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(c.procs))
+		for i, p := range c.procs {
+			wg.Go(func() { errs[i] = p.kill() })
+		}
+		wg.Wait()
+		if c.dataDir != "" {
+			errs = append(errs, os.RemoveAll(c.dataDir))
+		}
+		if removeRunDir {
+			errs = append(errs, os.RemoveAll(c.opts.RunDir))
+		}
+		if c.entry != nil {
+			errs = append(errs, c.opts.Registry.Remove(c.opts.Name))
+		}
+		c.downErr = errors.Join(errs...)
+	})
+	return c.downErr
+}
+
+// Clientset returns a client for the cluster.
+func (c *Cluster) Clientset() (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// dataDir puts etcd's data on tmpfs when there is one: a simulation needs
+// speed, not durability.
+func dataDir(runDir string) (string, error) {
+	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "kwok-run-etcd-"); err == nil {
+			return d, nil
+		}
+	}
+	d := filepath.Join(runDir, "etcd")
+	return d, os.MkdirAll(d, 0o700)
+}
+
+// freePorts asks the kernel for n free ports on Host. Another program can
+// take one before the component binds it; start-up notices and retries.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for len(ports) < n {
+		l, err := net.Listen("tcp", Host+":0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		listeners = append(listeners, l)
+		port := l.Addr().(*net.TCPAddr).Port
+		if !slices.Contains(ports, port) {
+			ports = append(ports, port)
+		}
+	}
+	return ports, nil
+}
+
+func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}

@@ -1,0 +1,307 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/scenario"
+)
+
+type testCluster struct {
+	*Cluster
+	reg    *registry.Registry
+	runDir string
+	client kubernetes.Interface
+}
+
+func up(t *testing.T, ctx context.Context, mutate func(*Options)) (*testCluster, error) {
+	t.Helper()
+	r := binariestest.Cached(t)
+	reg := &registry.Registry{Dir: t.TempDir()}
+	opts := Options{
+		Name: "test", RunDir: filepath.Join(t.TempDir(), "run"), Binaries: r, Registry: reg,
+		Log: testWriter{t}, StartTimeout: time.Minute,
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	c, err := Up(ctx, backends.Spec{Cluster: scenario.DefaultCluster()}, opts)
+	if err != nil {
+		return &testCluster{reg: reg, runDir: opts.RunDir}, err
+	}
+	t.Cleanup(func() { c.Down(context.Background()) })
+	cs, err := c.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCluster{Cluster: c, reg: reg, runDir: opts.RunDir, client: cs}, nil
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s (last error: %v)", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// assertGone checks that nothing of the cluster is left: no process of the
+// entry, no listening port, no etcd data, no registry entry.
+func assertGone(t *testing.T, reg *registry.Registry, entry *registry.Entry, ports []int) {
+	t.Helper()
+	for _, p := range entry.Processes {
+		if p.Alive() && !isZombie(p.PID) {
+			t.Errorf("%s (pid %d) still runs", p.Name, p.PID)
+		}
+	}
+	for _, port := range ports {
+		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", Host, port), 200*time.Millisecond); err == nil {
+			conn.Close()
+			t.Errorf("port %d still listens", port)
+		}
+	}
+	if entry.DataDir != "" {
+		if _, err := os.Stat(entry.DataDir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("etcd data left in %s", entry.DataDir)
+		}
+	}
+	if _, err := reg.Get(entry.Name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("registry entry left: %v", err)
+	}
+}
+
+func isZombie(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
+}
+
+func (c *testCluster) ports() []int {
+	var ports []int
+	for _, p := range c.procs {
+		ports = append(ports, p.spec.Ports...)
+	}
+	return ports
+}
+
+// The acceptance test: a node KWOK makes Ready, a pod the real
+// scheduler binds and KWOK makes Running, then nothing left behind.
+func TestNodeAndPodThroughTheRealControlPlane(t *testing.T) {
+	ctx := context.Background()
+	c, err := up(t, ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := c.reg.Get("test")
+	if err != nil {
+		t.Fatalf("the running cluster is not registered: %v", err)
+	}
+	if len(entry.Processes) != 5 || entry.Owner.PID != os.Getpid() {
+		t.Errorf("registry entry: %d processes, owner %d", len(entry.Processes), entry.Owner.PID)
+	}
+	if info, err := os.Stat(c.runDir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("run directory: %v %v", info.Mode(), err)
+	}
+
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-0", Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+		Status: corev1.NodeStatus{
+			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")},
+		},
+	}
+	if _, err := c.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node Ready", 30*time.Second, func() (bool, error) {
+		n, err := c.client.CoreV1().Nodes().Get(ctx, "node-0", metav1.GetOptions{})
+		return err == nil && ready(n), err
+	})
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pod-0", Namespace: "default"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
+	}
+	if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pod bound by kube-scheduler and Running through KWOK", 30*time.Second, func() (bool, error) {
+		p, err := c.client.CoreV1().Pods("default").Get(ctx, "pod-0", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName == "node-0" && p.Status.Phase == corev1.PodRunning, err
+	})
+
+	ports := c.ports()
+	if err := c.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, c.reg, entry, ports)
+	if _, err := os.Stat(filepath.Join(c.runDir, "logs", "apiserver.log")); err != nil {
+		t.Errorf("a run keeps its logs: %v", err)
+	}
+	if err := c.Down(ctx); err != nil {
+		t.Errorf("a second Down should be a no-op: %v", err)
+	}
+}
+
+// A component killed behind kwok-run's back is reported with its name, how it
+// ended and its last log lines.
+func TestComponentThatDiesIsReported(t *testing.T) {
+	c, err := up(t, context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := c.byName["scheduler"].record().PID
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.Failed():
+		var ce *ComponentError
+		if !errors.As(err, &ce) || ce.Component != "scheduler" || !strings.Contains(ce.Status, "killed") || ce.Log == "" {
+			t.Errorf("want the scheduler named with its signal and log, got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the dead scheduler was not noticed within 5s")
+	}
+}
+
+// Stop and Start are how scenarios inject faults: neither counts as a failure.
+func TestStopAndStartAComponent(t *testing.T) {
+	ctx := context.Background()
+	c, err := up(t, ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(ctx, "apiserver", "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+		t.Error("the apiserver answers after being stopped")
+	}
+	if err := c.Start(ctx, "apiserver"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("the apiserver does not answer after Start: %v", err)
+	}
+	select {
+	case err := <-c.Failed():
+		t.Errorf("a requested stop was reported as a failure: %v", err)
+	default:
+	}
+	entry, _ := c.reg.Get("test")
+	if p := c.byName["apiserver"].record(); entry == nil || !containsPID(entry, p.PID) {
+		t.Error("the registry does not know the restarted apiserver")
+	}
+}
+
+func containsPID(e *registry.Entry, pid int) bool {
+	for _, p := range e.Processes {
+		if p.PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// Ctrl-C during start-up: Up returns the cancellation and leaves nothing.
+func TestCancelDuringStartUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	var reg *registry.Registry
+	c, err := up(t, ctx, func(o *Options) { reg = o.Registry })
+	if !errors.Is(err, context.Canceled) {
+		if err == nil {
+			c.Down(context.Background())
+		}
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	entries, _ := reg.List()
+	if len(entries) != 0 {
+		t.Errorf("registry entries left: %v", entries)
+	}
+	assertNoChildren(t)
+}
+
+// assertNoChildren checks that no process this test started is left.
+func assertNoChildren(t *testing.T) {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", os.Getpid(), os.Getpid()))
+	if err != nil {
+		return // not available on every kernel; the registry checks cover it
+	}
+	for _, f := range strings.Fields(string(raw)) {
+		var pid int
+		fmt.Sscan(f, &pid)
+		if !isZombie(pid) {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if strings.Contains(string(cmdline), "kwok-run/bin") {
+				t.Errorf("child process left: %d %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
+			}
+		}
+	}
+}
+
+// A port taken between choosing it and the component binding it is retried
+// on other ports.
+func TestBusyPortIsRetried(t *testing.T) {
+	busy, err := net.Listen("tcp", Host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	taken := busy.Addr().(*net.TCPAddr).Port
+	calls := 0
+	c, err := up(t, context.Background(), func(o *Options) {
+		o.ports = func(n int) ([]int, error) {
+			calls++
+			ports, err := freePorts(n)
+			if calls == 1 && err == nil {
+				ports[2] = taken // the apiserver's port
+			}
+			return ports, err
+		}
+	})
+	if err != nil {
+		t.Fatalf("start with a busy port: %v", err)
+	}
+	if calls < 2 {
+		t.Errorf("the busy port was not retried (%d attempts)", calls)
+	}
+	if c.byName["apiserver"].spec.Ports[0] == taken {
+		t.Error("the apiserver kept the busy port")
+	}
+}
