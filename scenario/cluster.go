@@ -84,9 +84,9 @@ var (
 // required components cannot be disabled: without them there is no cluster.
 var requiredComponents = []string{plan.Etcd, plan.APIServer, plan.Kwok}
 
-func (d *decoder) decodeCluster(blocks hcl.Blocks) {
-	c := &d.plan.Cluster
-	*c = plan.Cluster{
+// DefaultCluster is the cluster of a scenario without a cluster block.
+func DefaultCluster() plan.Cluster {
+	c := plan.Cluster{
 		Backend:           plan.BackendLocal,
 		Kubernetes:        DefaultKubernetes,
 		Kwok:              DefaultKwok,
@@ -96,6 +96,12 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 	for _, name := range plan.ComponentNames {
 		c.Components = append(c.Components, plan.Component{Name: name, Enabled: true})
 	}
+	return c
+}
+
+func (d *decoder) decodeCluster(blocks hcl.Blocks) {
+	c := &d.plan.Cluster
+	*c = DefaultCluster()
 	blk := d.singleton(blocks, "cluster")
 	if blk == nil {
 		return

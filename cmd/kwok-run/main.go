@@ -4,16 +4,34 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/kwok-run/kwok-run/cmd/kwok-run/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGINT and SIGTERM cancel the context, so whatever runs tears down
+	// what it started; the exit code then says which signal it was.
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	var got atomic.Int32
+	go func() {
+		sig := (<-signals).(syscall.Signal)
+		got.Store(int32(sig))
+		fmt.Fprintf(os.Stderr, "kwok-run: %s, stopping and cleaning up\n", sig)
+		cancel()
+		for range signals {
+			fmt.Fprintln(os.Stderr, "kwok-run: still cleaning up, nearly done")
+		}
+	}()
 	code := cli.Run(ctx, cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:])
-	stop()
+	if sig := got.Load(); sig != 0 {
+		code = 128 + int(sig)
+	}
 	os.Exit(code)
 }

@@ -6,10 +6,21 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kwok-run/kwok-run/backends/binaries"
+	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/registry"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -191,4 +202,115 @@ func TestVersion(t *testing.T) {
 	if r.code != ExitOK || !strings.HasPrefix(r.out, "kwok-run ") || !strings.Contains(r.out, "kubernetes v1.37.2") {
 		t.Errorf("version: exit %d, out %q", r.code, r.out)
 	}
+}
+
+// up leaves a working cluster behind and prints how to reach it; down
+// removes it and everything it put on the machine.
+func TestUpAndDown(t *testing.T) {
+	binariestest.Cached(t)
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	t.Setenv(binaries.EnvSources, "cache")
+
+	r := run(t, "", "up", "--name", "cli-test", "../../../examples/quickstart.hcl")
+	if r.code != ExitOK {
+		t.Fatalf("up: exit %d\n%s", r.code, r.errOut)
+	}
+	kubeconfig, ok := strings.CutPrefix(strings.TrimSpace(r.out), "export KUBECONFIG=")
+	if !ok {
+		t.Fatalf("up should print export KUBECONFIG=..., got %q", r.out)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the cluster does not answer: %v", err)
+	}
+	if r := run(t, "", "up", "--name", "cli-test"); r.code != ExitInfrastructure || !strings.Contains(r.errOut, "already registered") {
+		t.Errorf("a second up with the same name: exit %d, %s", r.code, r.errOut)
+	}
+	if r := run(t, "", "down", "no-such-cluster"); r.code != ExitUsage || !strings.Contains(r.errOut, "up: cli-test") {
+		t.Errorf("down of an unknown cluster: exit %d, %s", r.code, r.errOut)
+	}
+	if r := run(t, "", "down"); r.code != ExitOK || strings.TrimSpace(r.out) != "removed cli-test" {
+		t.Fatalf("down: exit %d, out %q, err %s", r.code, r.out, r.errOut)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{}); err == nil {
+		t.Error("the cluster still answers after down")
+	}
+	if _, err := os.Stat(filepath.Dir(kubeconfig)); !os.IsNotExist(err) {
+		t.Errorf("the cluster's directory is left: %v", err)
+	}
+	if r := run(t, "", "down"); r.code != ExitOK || !strings.Contains(r.errOut, "no clusters") {
+		t.Errorf("down with nothing up: exit %d, %s", r.code, r.errOut)
+	}
+}
+
+// down --all removes what a kwok-run that died left, and leaves the clusters
+// of kwok-runs still running alone.
+func TestDownAllFindsOrphans(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	reg, err := registry.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An orphan: its owner is a process that has exited, and one of its
+	// components still runs.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	leftover := exec.Command("sleep", "60")
+	leftover.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := leftover.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go leftover.Wait()
+	start, err := registry.StartTime(leftover.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	orphan := &registry.Entry{
+		Name: "orphan", Backend: "local", DataDir: data,
+		Owner:     registry.Process{Name: "kwok-run", PID: dead.Process.Pid, Start: 1},
+		Processes: []registry.Process{{Name: "etcd", PID: leftover.Process.Pid, Start: start}},
+	}
+	self, _ := registry.Self()
+	live := &registry.Entry{Name: "live", Backend: "local", Owner: self}
+	for _, e := range []*registry.Entry{orphan, live} {
+		if err := reg.Save(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := run(t, "", "down", "--all")
+	if r.code != ExitOK || !strings.Contains(r.out, "removed orphan") || !strings.Contains(r.errOut, "leaving live") {
+		t.Fatalf("down --all: exit %d, out %q, err %q", r.code, r.out, r.errOut)
+	}
+	if (registry.Process{PID: leftover.Process.Pid, Start: start}).Alive() && !zombie(leftover.Process.Pid) {
+		t.Error("the orphan's process still runs")
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Error("the orphan's data is left")
+	}
+	if _, err := reg.Get("live"); err != nil {
+		t.Error("the cluster of a running kwok-run was removed")
+	}
+}
+
+func zombie(pid int) bool {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
 }
