@@ -4,15 +4,22 @@ GO        ?= go
 BIN       ?= bin/kwok-run
 FUZZTIME  ?= 20s
 STATICCHECK_VERSION := v0.8.2
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: build test lint fuzz bench examples clean
+.PHONY: build binaries test lint fuzz bench examples clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kwok-run
 
-# Unit and integration tests, with the race detector.
-test:
-	$(GO) test -race ./...
+# The control plane's binaries, into the cache (outside the repository):
+# built from source on first use, minutes on a cold machine, then instant.
+binaries:
+	$(GO) run ./cmd/kwok-run binaries
+
+# Unit and integration tests, with the race detector. Integration tests start
+# real control planes from the cached binaries and must not be skipped here.
+test: binaries
+	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test -race ./...
 
 lint:
 	@unformatted=$$(gofmt -l .); \
@@ -25,9 +32,13 @@ lint:
 fuzz:
 	$(GO) test ./scenario -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
-# Benchmarks: validate + plan of every example.
-bench:
-	$(GO) test ./scenario -run '^$$' -bench . -benchmem -count 5
+# Benchmarks, medians of five: validate + plan of every example; a local
+# control plane up (to a Ready KWOK node), idle, and torn down.
+bench: binaries
+	@mkdir -p bin
+	$(GO) test ./scenario -run '^$$' -bench . -benchmem -count 5 | tee bin/bench-scenario.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./backends/local -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-local.txt
+	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt
 
 examples:
 	$(GO) run ./cmd/kwok-run validate examples/*.hcl
