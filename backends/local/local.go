@@ -66,7 +66,11 @@ type Cluster struct {
 	env        []string
 	procs      []*process
 	byName     map[string]*process
-	entry      *registry.Entry
+
+	// entryMu guards entry: restarts of different components may save it
+	// at the same time.
+	entryMu sync.Mutex
+	entry   *registry.Entry
 
 	// begin and milestones time the start-up, for the log.
 	begin      time.Time
@@ -170,8 +174,12 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		env:      os.Environ(),
 	}
 	defer func() {
+		// Keep the run directory: the error points at its logs.
+		if r := recover(); r != nil {
+			c.teardown(false)
+			panic(r)
+		}
 		if err != nil {
-			// Keep the run directory: the error points at its logs.
 			c.teardown(false)
 		}
 	}()
@@ -359,11 +367,15 @@ func (c *Cluster) supervise() {
 // supervision, and the registry entry without an owner.
 func (c *Cluster) Detach() error {
 	close(c.watching)
+	c.entryMu.Lock()
 	c.entry.Owner = registry.Process{}
+	c.entryMu.Unlock()
 	return c.save()
 }
 
 func (c *Cluster) save() error {
+	c.entryMu.Lock()
+	defer c.entryMu.Unlock()
 	c.entry.Processes = c.entry.Processes[:0]
 	for _, p := range c.procs {
 		if r := p.record(); r.PID != 0 {
@@ -461,6 +473,14 @@ func (c *Cluster) teardown(removeRunDir bool) error {
 			wg.Go(func() { errs[i] = p.kill() })
 		}
 		wg.Wait()
+		if c.http != nil {
+			c.http.CloseIdleConnections()
+		}
+		if err := errors.Join(errs...); err != nil {
+			// Keep the entry, so kwok-run down can try again.
+			c.downErr = err
+			return
+		}
 		if c.dataDir != "" {
 			errs = append(errs, os.RemoveAll(c.dataDir))
 		}
