@@ -1,5 +1,7 @@
 package components
 
+//lint:file-ignore SA1019 KWOK v0.8.0 ships its stages in the Next.StatusTemplate form.
+
 import (
 	"flag"
 	"os"
@@ -105,44 +107,59 @@ func TestScenarioSettingsReachTheFlags(t *testing.T) {
 }
 
 func TestKwokConfig(t *testing.T) {
+	raw, err := KwokConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf kwokconfig.KwokConfiguration
+	if err := yaml.UnmarshalStrict(raw, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if conf.Kind != "KwokConfiguration" || conf.Options.NodeLeaseParallelism == 0 || conf.Options.PodPlayStageParallelism == 0 {
+		t.Errorf("configuration without KWOK's defaults: %+v", conf.Options)
+	}
+	if len(conf.Options.EnableCRDs) != 1 || conf.Options.EnableCRDs[0] != "Stage" {
+		t.Errorf("stages must come from the cluster: %v", conf.Options.EnableCRDs)
+	}
+}
+
+func TestStages(t *testing.T) {
 	l := &plan.PodLifecycle{Name: "default", ReadyAfter: plan.Duration(2 * time.Second)}
 	st, err := stages.Compile(l)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name  string
-		pods  []kwokv1alpha1.Stage
-		ready string
-	}{{"kwok defaults", nil, ""}, {"a lifecycle", st, "2000"}} {
-		raw, err := KwokConfig(tc.pods)
+		name      string
+		pods      []kwokv1alpha1.Stage
+		lifecycle string
+	}{{"kwok defaults", nil, "kwok-default"}, {"a lifecycle", st, "default"}} {
+		got, err := Stages(tc.pods)
 		if err != nil {
 			t.Fatal(err)
 		}
-		docs := strings.Split(string(raw), "\n---\n")
-		var conf kwokconfig.KwokConfiguration
-		if err := yaml.UnmarshalStrict([]byte(docs[0]), &conf); err != nil {
-			t.Fatal(err)
-		}
-		if conf.Kind != "KwokConfiguration" || conf.Options.NodeLeaseParallelism == 0 || conf.Options.PodPlayStageParallelism == 0 {
-			t.Errorf("%s: configuration without KWOK's defaults: %+v", tc.name, conf.Options)
-		}
 		names := map[string]kwokv1alpha1.Stage{}
-		for _, d := range docs[1:] {
-			var s kwokv1alpha1.Stage
-			if err := yaml.Unmarshal([]byte(d), &s); err != nil {
-				t.Fatal(err)
-			}
+		for _, s := range got {
 			names[s.Name] = s
 		}
-		for _, want := range []string{"node-initialize", "node-heartbeat-with-lease", "pod-ready", "pod-complete", "pod-delete"} {
+		for _, want := range []string{"node-initialize", "node-heartbeat-with-lease", "node-not-ready", "pod-ready", "pod-complete", "pod-delete"} {
 			if _, ok := names[want]; !ok {
 				t.Errorf("%s: no %s stage", tc.name, want)
 			}
 		}
-		if tc.ready != "" {
+		if names["pod-ready"].Labels[stages.LifecycleLabel] != tc.lifecycle || names["node-initialize"].Labels[NodeStagesLabel] != "true" {
+			t.Errorf("%s: stages are not labelled for replacement", tc.name)
+		}
+		init := names["node-initialize"].Spec.Selector.MatchExpressions
+		if last := init[len(init)-1]; !strings.Contains(last.Key, NotReadyLabel) || last.Operator != kwokv1alpha1.SelectorOpDoesNotExist {
+			t.Errorf("node-initialize would undo not-ready: %+v", last)
+		}
+		if names["node-not-ready"].Spec.Weight <= names["node-heartbeat-with-lease"].Spec.Weight {
+			t.Error("node-not-ready must outweigh the heartbeat, which also matches a Ready node")
+		}
+		if tc.pods != nil {
 			if d := names["pod-ready"].Spec.Delay; d == nil || *d.DurationMilliseconds != 2000 {
-				t.Errorf("the lifecycle's delay is not in KWOK's pod-ready stage")
+				t.Errorf("the lifecycle's delay is not in the pod-ready stage")
 			}
 		}
 	}

@@ -76,11 +76,18 @@ type Cluster struct {
 	begin      time.Time
 	milestones []string
 
-	exits    chan exit
-	failed   chan error
-	watching chan struct{} // closed when the supervisor should stop
-	downOnce sync.Once
-	downErr  error
+	exits  chan exit
+	failed chan error
+
+	// faults counts components stopped on purpose; faultUntil ends the grace
+	// period after the last restart; revived counts automatic restarts.
+	faultMu    sync.Mutex
+	faults     int
+	faultUntil time.Time
+	revived    map[string]int
+	watching   chan struct{} // closed when the supervisor should stop
+	downOnce   sync.Once
+	downErr    error
 }
 
 type exit struct {
@@ -172,6 +179,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		failed:   make(chan error, 1),
 		watching: make(chan struct{}),
 		env:      os.Environ(),
+		revived:  map[string]int{},
 	}
 	defer func() {
 		// Keep the run directory: the error points at its logs.
@@ -209,7 +217,11 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 	if err := c.files.WriteKubeconfig(c.kubeconfig, fmt.Sprintf("https://%s:%d", Host, p.APIServer), "kwok-run-"+opts.Name); err != nil {
 		return c, err
 	}
-	kwokConfig, err := components.KwokConfig(spec.PodStages)
+	kwokConfig, err := components.KwokConfig()
+	if err != nil {
+		return c, err
+	}
+	stages, err := components.Stages(spec.PodStages)
 	if err != nil {
 		return c, err
 	}
@@ -229,6 +241,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		c.procs = append(c.procs, proc)
 		c.byName[s.Name] = proc
 	}
+	c.byName[plan.Kwok].prepare = func(ctx context.Context) error { return c.installStages(ctx, stages) }
 	// Registered before anything starts, so that whatever happens to this
 	// kwok-run, `kwok-run down` finds what it left.
 	c.entry = &registry.Entry{
@@ -276,6 +289,11 @@ func (c *Cluster) launch(ctx context.Context) error {
 		for _, p := range c.procs {
 			if started[p.spec.Name] || !all(p.spec.Needs, healthy) {
 				continue
+			}
+			if p.prepare != nil {
+				if err := p.prepare(ctx); err != nil {
+					return fmt.Errorf("before starting %s: %w", p.spec.Name, err)
+				}
 			}
 			if err := p.start(c.env, c.report); err != nil {
 				return err
@@ -346,11 +364,69 @@ func (c *Cluster) healthy(ctx context.Context, p *process) bool {
 }
 
 // report receives every exit nobody asked for.
+// While a fault is injected, and for a grace period after, a component that
+// exits because of it (kube-controller-manager dies when the apiserver goes
+// away while it starts its controllers) is started again, as a kubelet would
+// restart a static pod, instead of failing the run.
+const faultGrace = time.Minute
+
 func (c *Cluster) report(p *process, err error) {
+	if c.inFault() {
+		go c.revive(p, err)
+		return
+	}
 	select {
 	case c.exits <- exit{p, err}:
 	default:
 	}
+}
+
+func (c *Cluster) inFault() bool {
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	return c.faults > 0 || time.Now().Before(c.faultUntil)
+}
+
+// revive restarts a component that exited during a fault, backing off like
+// a kubelet; it gives up, and reports the exit, when the fault is over.
+func (c *Cluster) revive(p *process, err error) {
+	c.faultMu.Lock()
+	c.revived[p.spec.Name]++
+	n := c.revived[p.spec.Name]
+	c.faultMu.Unlock()
+	logf(c.opts.Log, "%s exited during an injected fault (%v); starting it again", p.spec.Name, p.exitError(err).(*ComponentError).Status)
+	delay := min(time.Duration(1<<min(n-1, 5))*time.Second, 30*time.Second)
+	select {
+	case <-time.After(delay):
+	case <-c.watching:
+		return
+	}
+	if !c.inFault() {
+		select {
+		case c.exits <- exit{p, err}:
+		default:
+		}
+		return
+	}
+	if serr := p.start(c.env, c.report); serr != nil {
+		select {
+		case c.exits <- exit{p, serr}:
+		default:
+		}
+		return
+	}
+	c.save()
+}
+
+// Revived counts, per component, the restarts revive made.
+func (c *Cluster) Revived() map[string]int {
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	out := make(map[string]int, len(c.revived))
+	for k, v := range c.revived {
+		out[k] = v
+	}
+	return out
 }
 
 // supervise turns the first unexpected exit after start-up into a failure
@@ -418,11 +494,11 @@ func (c *Cluster) Stop(ctx context.Context, component, signal string) error {
 	if signal == plan.SignalKill {
 		sig = syscall.SIGKILL
 	}
+	c.faultMu.Lock()
+	c.faults++
+	c.faultMu.Unlock()
 	// A graceful stop of kube-apiserver can take its full shutdown delay.
-	if err := p.signal(sig, 90*time.Second); err != nil {
-		return err
-	}
-	return nil
+	return p.signal(sig, 90*time.Second)
 }
 
 // Start starts a stopped component again and waits until it is healthy.
@@ -434,6 +510,14 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 	if p.running() {
 		return fmt.Errorf("%s is running", component)
 	}
+	// The fault ends with this start, plus a grace period for what it
+	// disturbed.
+	defer func() {
+		c.faultMu.Lock()
+		c.faults = max(c.faults-1, 0)
+		c.faultUntil = time.Now().Add(faultGrace)
+		c.faultMu.Unlock()
+	}()
 	if err := p.start(c.env, c.report); err != nil {
 		return err
 	}

@@ -15,10 +15,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/components"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/scenario"
 )
@@ -304,4 +306,52 @@ func TestBusyPortIsRetried(t *testing.T) {
 	if c.byName["apiserver"].spec.Ports[0] == taken {
 		t.Error("the apiserver kept the busy port")
 	}
+}
+
+// The stages live in the cluster, and the not-ready stage works both ways: a
+// labelled node turns NotReady, and comes back when the label goes.
+func TestStagesInTheClusterAndNotReady(t *testing.T) {
+	ctx := context.Background()
+	c, err := up(t, ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := c.client.Discovery().RESTClient().Get().AbsPath("/apis/kwok.x-k8s.io/v1alpha1/stages").DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("list stages: %v", err)
+	}
+	for _, want := range []string{"node-initialize", "node-not-ready", "pod-ready"} {
+		if !strings.Contains(string(raw), `"name":"`+want+`"`) {
+			t.Errorf("stage %s is not in the cluster", want)
+		}
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "flaky", Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}}}
+	if _, err := c.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	readyIs := func(want bool) func() (bool, error) {
+		return func() (bool, error) {
+			n, err := c.client.CoreV1().Nodes().Get(ctx, "flaky", metav1.GetOptions{})
+			return err == nil && ready(n) == want, err
+		}
+	}
+	waitFor(t, "node Ready", 30*time.Second, readyIs(true))
+	label := func(value *string) {
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, components.NotReadyLabel)
+		if value != nil {
+			patch = fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, components.NotReadyLabel, *value)
+		}
+		if _, err := c.client.CoreV1().Nodes().Patch(ctx, "flaky", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yes := "true"
+	label(&yes)
+	waitFor(t, "node NotReady after the label", 30*time.Second, readyIs(false))
+	time.Sleep(2 * time.Second)
+	if ok, _ := readyIs(false)(); !ok {
+		t.Fatal("the node did not stay NotReady while labelled")
+	}
+	label(nil)
+	waitFor(t, "node Ready again without the label", 30*time.Second, readyIs(true))
 }

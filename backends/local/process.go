@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ type process struct {
 	spec    components.Process
 	binary  string
 	logPath string
+	// prepare runs once before the first start (KWOK's stages before KWOK).
+	prepare func(context.Context) error
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd

@@ -1,0 +1,81 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kwok-run/kwok-run/backends/components"
+)
+
+var (
+	crdResource   = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	stageResource = kwokv1alpha1.GroupVersion.WithResource("stages")
+)
+
+// installStages creates KWOK's Stage CRD and the stages the cluster starts
+// with, before KWOK starts: KWOK then reads them from the cluster, and a
+// scenario can replace pod stages while it runs.
+func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var crd unstructured.Unstructured
+	if err := yaml.Unmarshal(components.StageCRD, &crd.Object); err != nil {
+		return fmt.Errorf("read KWOK's Stage CRD: %w", err)
+	}
+	if _, err := dyn.Resource(crdResource).Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create KWOK's Stage CRD: %w", err)
+	}
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for !established(ctx, dyn, crd.GetName()) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("KWOK's Stage CRD was not established: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	for _, s := range stages {
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&s)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		u.SetAPIVersion(kwokv1alpha1.GroupVersion.String())
+		u.SetKind(kwokv1alpha1.StageKind)
+		if _, err := dyn.Resource(stageResource).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create stage %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+func established(ctx context.Context, dyn dynamic.Interface, name string) bool {
+	crd, err := dyn.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
