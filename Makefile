@@ -6,7 +6,7 @@ FUZZTIME  ?= 20s
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: build binaries test lint fuzz bench examples clean
+.PHONY: build binaries run test lint fuzz bench examples clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kwok-run
@@ -15,6 +15,11 @@ build:
 # built from source on first use, minutes on a cold machine, then instant.
 binaries:
 	$(GO) run ./cmd/kwok-run binaries
+
+# The quickstart on the local backend: a real control plane, its steps, the
+# outcome, and nothing left behind.
+run: binaries
+	$(GO) run ./cmd/kwok-run run examples/quickstart.hcl
 
 # Unit and integration tests, with the race detector. Integration tests start
 # real control planes from the cached binaries and must not be skipped here.
@@ -40,8 +45,13 @@ bench: binaries
 	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./backends/local -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-local.txt
 	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt
 
-examples:
+# Every example validates; the quickstart, a churn and a failure scenario run
+# for real, at small sizes.
+examples: binaries
 	$(GO) run ./cmd/kwok-run validate examples/*.hcl
+	$(GO) run ./cmd/kwok-run run --out bin/results/quickstart examples/quickstart.hcl
+	$(GO) run ./cmd/kwok-run run --out bin/results/node-churn -var nodes=50 -var churn_percent=20 -var churn_for=1m examples/node-churn.hcl
+	$(GO) run ./cmd/kwok-run run --out bin/results/failure-recovery -var nodes=20 examples/failure-recovery.hcl
 
 clean:
 	rm -rf bin

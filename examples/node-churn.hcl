@@ -18,6 +18,12 @@ variable "churn_percent" {
   description = "Share of the pool replaced in each round."
 }
 
+variable "churn_for" {
+  type        = string
+  default     = "5m"
+  description = "How long the churn goes on."
+}
+
 locals {
   zones = ["a", "b", "c"]
 }
@@ -78,7 +84,7 @@ step "load" {
 }
 
 step "churn" {
-  duration = "5m"
+  duration = var.churn_for
   churn_nodes {
     pool    = "workers"
     percent = var.churn_percent

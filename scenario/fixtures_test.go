@@ -66,7 +66,7 @@ func checkFixture(t *testing.T, path string) {
 	t.Helper()
 	want := readExpectations(t, path)
 	l := NewLoader()
-	p, diags := l.Load(path, Options{})
+	p, diags := l.Load(path, Options{AllowExec: true})
 	var out bytes.Buffer
 	_ = l.WriteDiagnostics(&out, diags)
 

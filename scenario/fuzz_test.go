@@ -32,7 +32,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(src)
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		p, diags := NewLoader().LoadSource("testdata/valid/fuzz.hcl", src, Options{})
+		p, diags := NewLoader().LoadSource("testdata/valid/fuzz.hcl", src, Options{AllowExec: true})
 		if diags.HasErrors() != (p == nil) {
 			t.Fatalf("errors %v but plan returned %v", diags.HasErrors(), p != nil)
 		}

@@ -31,6 +31,9 @@ type Options struct {
 	Vars []VarArg
 	// Environ is searched for KWOKRUN_VAR_<name> values (os.Environ()).
 	Environ []string
+	// AllowExec lets exec actions load: a shared scenario must not run
+	// commands on the machine unless its user says so (--allow-exec).
+	AllowExec bool
 }
 
 // VarArg is one -var name=value or -var-file path argument.

@@ -390,6 +390,15 @@ step "b" {
 	}
 }
 
+func TestExecNeedsPermission(t *testing.T) {
+	src := "scenario \"t\" {}\nstep \"s\" {\n  exec {\n    command = [\"true\"]\n  }\n}\n"
+	out, diags := loadErrors(t, src, Options{})
+	if !diags.HasErrors() || !strings.Contains(out, "test.hcl:3:3: error: exec needs --allow-exec") {
+		t.Errorf("want the exec refused with its position, got:\n%s", out)
+	}
+	mustLoad(t, src, Options{AllowExec: true})
+}
+
 func TestDiagnosticFormat(t *testing.T) {
 	src := "scenario \"t\" {}\nnode_pool \"p\" {\n  cont = 5\n}\nstep \"s\" {\n  duration = \"1s\"\n}\n"
 	out, _ := loadErrors(t, src, Options{})

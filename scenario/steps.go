@@ -552,6 +552,10 @@ var execSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 }}
 
 func (d *decoder) decodeExec(blk *hcl.Block) plan.Action {
+	if !d.opts.AllowExec {
+		d.errorf(blk.DefRange, "exec needs --allow-exec",
+			"This scenario runs commands on this machine. Run it with --allow-exec if you trust the file and what it runs.")
+	}
 	b := d.body(blk, execSchema)
 	a := &plan.Exec{
 		Command:    b.stringList("command"),

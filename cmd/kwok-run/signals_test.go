@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,4 +54,82 @@ func TestSignalDuringStartUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Ctrl-C during a run: the steps stop, the cluster goes, the exit code is
+// 130 and the outcome so far is printed.
+func TestSignalDuringARun(t *testing.T) {
+	binariestest.Cached(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kwok-run")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build kwok-run: %v\n%s", err, out)
+	}
+	scenarioFile := filepath.Join(dir, "long.hcl")
+	os.WriteFile(scenarioFile, []byte(`
+scenario "long" {}
+node_pool "p" {
+  count = 5
+}
+step "nodes" {
+  create_nodes {
+    pool = "p"
+  }
+}
+step "forever" {
+  sleep {
+    duration = "10m"
+  }
+}
+`), 0o644)
+	state := filepath.Join(dir, "state")
+	cmd := exec.Command(bin, scenarioFile, "--binary-sources", "cache", "--out", filepath.Join(dir, "results"))
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the run is in its long step.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stderr.String(), "control plane ready") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("want exit 130, got %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "step nodes") {
+		t.Errorf("the outcome so far was not printed:\n%s", stdout.String())
+	}
+	reg := &registry.Registry{Dir: filepath.Join(state, "kwok-run")}
+	if entries, _ := reg.List(); len(entries) != 0 {
+		t.Errorf("clusters left registered: %v", entries)
+	}
+	out, _ := exec.Command("pgrep", "-f", filepath.Join(dir, "results")).Output()
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("processes left: %s", s)
+	}
+}
+
+// lockedBuffer is written by the command's output copier while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -57,7 +57,7 @@ func exit(code int, err error) error { return &exitError{code: code, err: err} }
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, s Streams, args []string) int {
 	root := newRoot(s)
-	root.SetArgs(longFlags(root, args))
+	root.SetArgs(longFlags(root, runByDefault(root, args)))
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
@@ -103,8 +103,22 @@ func newRoot(s Streams) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newValidate(s), newPlan(s), newFmt(s), newBinaries(s), newUp(s), newDown(s), newVersion(s))
+	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newFmt(s), newBinaries(s), newUp(s), newDown(s), newVersion(s))
 	return root
+}
+
+// runByDefault reads "kwok-run FILE" as "kwok-run run FILE", the way CI
+// jobs call it: when the first argument names no command and is not a flag.
+func runByDefault(root *cobra.Command, args []string) []string {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return args
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == args[0] || c.HasAlias(args[0]) {
+			return args
+		}
+	}
+	return append([]string{"run"}, args...)
 }
 
 // longFlags lets the Terraform spelling -var and -var-file (one dash) work

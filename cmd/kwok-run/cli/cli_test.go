@@ -314,3 +314,54 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
 }
+
+// kwok-run FILE runs the scenario, prints every step, tears the cluster down
+// and keeps the logs.
+func TestRunQuickstart(t *testing.T) {
+	binariestest.Cached(t)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv(binaries.EnvSources, "cache")
+	out := filepath.Join(t.TempDir(), "results")
+	r := run(t, "", "../../../examples/quickstart.hcl", "--out", out, "-var", "pods=20")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
+	}
+	for _, want := range []string{"step nodes", "created 10 of 10 nodes of workers", "pods_running: 20 of 20", "step scale-down", "results in " + out} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("the outcome lacks %q:\n%s", want, r.out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "logs", "apiserver.log")); err != nil {
+		t.Errorf("the run's logs are not kept: %v", err)
+	}
+	reg, _ := registry.Default()
+	if entries, _ := reg.List(); len(entries) != 0 {
+		t.Errorf("the cluster is still registered after the run: %v", entries[0].Name)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	binariestest.Cached(t)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv(binaries.EnvSources, "cache")
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	withExec := write("exec.hcl", "scenario \"e\" {}\nstep \"s\" {\n  exec {\n    command = [\"true\"]\n  }\n}\n")
+	if r := run(t, "", "run", withExec, "--out", filepath.Join(dir, "r1")); r.code != ExitUsage || !strings.Contains(r.errOut, "exec needs --allow-exec") {
+		t.Errorf("exec without --allow-exec: exit %d, %s", r.code, r.errOut)
+	}
+	if r := run(t, "", "run", withExec, "--allow-exec", "--out", filepath.Join(dir, "r2")); r.code != ExitOK {
+		t.Errorf("exec with --allow-exec: exit %d, %s", r.code, r.errOut)
+	}
+	stuck := write("stuck.hcl", "scenario \"s\" {}\nstep \"s\" {\n  wait \"pods_running\" {\n    namespace = \"none\"\n    timeout   = \"1s\"\n  }\n}\n")
+	r := run(t, "", stuck, "--out", filepath.Join(dir, "r3"))
+	if r.code != ExitFailed || !strings.Contains(r.out, "FAILED") || !strings.Contains(r.errOut, "timed out") {
+		t.Errorf("a wait that times out: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+}

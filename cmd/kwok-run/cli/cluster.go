@@ -19,10 +19,11 @@ import (
 
 // clusterFlags are the options of the commands that bring clusters up.
 type clusterFlags struct {
-	vars     []scenario.VarArg
-	backend  string
-	binaries []string
-	sources  string
+	vars      []scenario.VarArg
+	allowExec bool
+	backend   string
+	binaries  []string
+	sources   string
 }
 
 func (f *clusterFlags) register(fs *pflag.FlagSet) {
@@ -37,7 +38,7 @@ func (f *clusterFlags) plan(s Streams, args []string) (*plan.Plan, error) {
 	var p *plan.Plan
 	if len(args) == 0 {
 		p = &plan.Plan{Scenario: plan.Scenario{Name: "kwok-run"}, Cluster: scenario.DefaultCluster()}
-	} else if p = load(s.Err, args[0], f.vars); p == nil {
+	} else if p = load(s.Err, args[0], f.vars, f.allowExec); p == nil {
 		return nil, exit(ExitUsage, nil)
 	}
 	if f.backend != "" {

@@ -8,6 +8,7 @@ import (
 
 func newPlan(s Streams) *cobra.Command {
 	var vars []scenario.VarArg
+	var allowExec bool
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "plan [flags] FILE",
@@ -18,7 +19,7 @@ Stages they compile to, and the steps in order with every count, rate and
 duration resolved. --json prints the same as JSON, Stage objects in full.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := load(s.Err, args[0], vars)
+			p := load(s.Err, args[0], vars, allowExec)
 			if p == nil {
 				return exit(ExitUsage, nil)
 			}
@@ -35,6 +36,7 @@ duration resolved. --json prints the same as JSON, Stage objects in full.`,
 		},
 	}
 	varFlags(cmd.Flags(), &vars)
+	cmd.Flags().BoolVar(&allowExec, "allow-exec", false, "accept exec actions (they run commands on this machine)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	return cmd
 }

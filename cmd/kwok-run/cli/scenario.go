@@ -13,9 +13,9 @@ import (
 
 // load reads one scenario, prints its diagnostics to w, and returns the plan,
 // or nil when the file has errors.
-func load(w io.Writer, path string, vars []scenario.VarArg) *plan.Plan {
+func load(w io.Writer, path string, vars []scenario.VarArg, allowExec bool) *plan.Plan {
 	l := scenario.NewLoader()
-	p, diags := l.Load(path, scenario.Options{Vars: vars, Environ: os.Environ()})
+	p, diags := l.Load(path, scenario.Options{Vars: vars, Environ: os.Environ(), AllowExec: allowExec})
 	if len(diags) > 0 {
 		_ = l.WriteDiagnostics(w, diags)
 		fmt.Fprintf(w, "%s: %s\n", path, count(diags))

@@ -10,6 +10,7 @@ import (
 
 func newValidate(s Streams) *cobra.Command {
 	var vars []scenario.VarArg
+	var allowExec bool
 	cmd := &cobra.Command{
 		Use:   "validate [flags] FILE...",
 		Short: "Check scenario files and report every problem with its position",
@@ -21,7 +22,7 @@ It exits 2 if any file has an error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for _, path := range args {
-				if load(s.Err, path, vars) == nil {
+				if load(s.Err, path, vars, allowExec) == nil {
 					failed++
 					continue
 				}
@@ -34,5 +35,6 @@ It exits 2 if any file has an error.`,
 		},
 	}
 	varFlags(cmd.Flags(), &vars)
+	cmd.Flags().BoolVar(&allowExec, "allow-exec", false, "accept exec actions (they run commands on this machine)")
 	return cmd
 }

@@ -1,0 +1,599 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/local"
+	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/scenario"
+)
+
+type played struct {
+	res *Result
+	err error
+	cs  kubernetes.Interface
+	dyn dynamic.Interface
+	dir string
+}
+
+// play loads src (with files beside it), brings a fresh local cluster up,
+// runs the scenario and leaves the cluster up for assertions until the test
+// ends.
+func play(t *testing.T, src string, files map[string]string, opts scenario.Options) *played {
+	t.Helper()
+	r := binariestest.Cached(t)
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "scenario.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := scenario.NewLoader()
+	p, diags := l.Load(path, opts)
+	if diags.HasErrors() {
+		var b bytes.Buffer
+		l.WriteDiagnostics(&b, diags)
+		t.Fatalf("scenario:\n%s", b.String())
+	}
+	c, err := local.Up(context.Background(), backends.SpecOf(p), local.Options{
+		Name: "runner-test", RunDir: filepath.Join(dir, "run"),
+		Binaries: r, Registry: &registry.Registry{Dir: t.TempDir()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Down(context.Background()) })
+	res, err := Run(context.Background(), p, Options{Cluster: c, RunDir: filepath.Join(dir, "run")})
+	cfg, cerr := clientcmd.BuildConfigFromFlags("", c.Kubeconfig())
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	return &played{res: res, err: err, cs: kubernetes.NewForConfigOrDie(cfg), dyn: dynamic.NewForConfigOrDie(cfg), dir: dir}
+}
+
+func (p *played) mustSucceed(t *testing.T) {
+	t.Helper()
+	if p.err != nil {
+		for _, s := range p.res.Steps {
+			for _, a := range s.Actions {
+				t.Logf("%s %s: %s (errors %v, err %v)", s.Name, a.Kind, a.Summary, a.Errors, a.Err)
+			}
+		}
+		t.Fatalf("run failed: %v", p.err)
+	}
+}
+
+func nodes(t *testing.T, cs kubernetes.Interface, sel string) map[string]corev1.Node {
+	t.Helper()
+	list, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]corev1.Node{}
+	for _, n := range list.Items {
+		out[n.Name] = n
+	}
+	return out
+}
+
+const nodeScenario = `
+scenario "nodes" {
+  seed    = 7
+  timeout = "3m"
+}
+
+node_pool "gpu" {
+  count    = 10
+  capacity = { cpu = "8", "nvidia.com/gpu" = count.index < 2 ? 4 : 0 }
+  labels = {
+    "topology.kubernetes.io/zone" = "zone-${count.index % 2}"
+  }
+  taint {
+    key    = "dedicated"
+    value  = "gpu-${count.index}"
+    effect = "NoSchedule"
+  }
+}
+
+step "first-half" {
+  create_nodes {
+    pool  = "gpu"
+    count = 6
+    rate  = 50
+  }
+}
+
+step "second-half" {
+  create_nodes {
+    pool = "gpu"
+  }
+  wait "nodes_ready" {
+    pool    = "gpu"
+    timeout = "1m"
+  }
+}
+
+step "churn" {
+  churn_nodes {
+    pool     = "gpu"
+    percent  = 20
+    every    = "1s"
+    duration = "2s"
+    mode     = "replace"
+  }
+}
+
+step "flap" {
+  churn_nodes {
+    pool          = "gpu"
+    count         = 3
+    every         = "2s"
+    duration      = "2s"
+    mode          = "not-ready"
+    recover_after = "4s"
+  }
+}
+
+step "shrink" {
+  delete_nodes {
+    pool  = "gpu"
+    count = 2
+  }
+  wait "nodes_ready" {
+    pool    = "gpu"
+    timeout = "1m"
+  }
+}
+`
+
+func TestNodeActions(t *testing.T) {
+	p := play(t, nodeScenario, nil, scenario.Options{})
+	p.mustSucceed(t)
+	got := nodes(t, p.cs, PoolLabel+"=gpu")
+	if len(got) != 8 {
+		t.Fatalf("want 10 created, 2 deleted = 8 nodes, got %d", len(got))
+	}
+	var replacements int
+	for name, n := range got {
+		if strings.Contains(name, "-r") {
+			replacements++
+		}
+		if !nodeReady(&n) {
+			t.Errorf("%s is not Ready after the recoveries", name)
+		}
+		if _, ok := n.Labels["kwok-run/not-ready"]; ok {
+			t.Errorf("%s still carries the not-ready label", name)
+		}
+	}
+	if replacements == 0 {
+		t.Error("replace churn made no replacement nodes")
+	}
+	// Templated per node: node 1 keeps its index-derived values whatever its
+	// name after a replacement.
+	for name, n := range got {
+		if name != "gpu-1" && !strings.HasPrefix(name, "gpu-1-r") {
+			continue
+		}
+		if n.Labels["topology.kubernetes.io/zone"] != "zone-1" || n.Spec.Taints[0].Value != "gpu-1" {
+			t.Errorf("%s: labels %v taints %v", name, n.Labels, n.Spec.Taints)
+		}
+		if q := n.Status.Capacity["nvidia.com/gpu"]; q.Value() != 4 {
+			t.Errorf("%s: gpu capacity %v", name, q.String())
+		}
+	}
+	var ops []string
+	for _, op := range p.res.Operations {
+		if strings.Contains(op, "not-ready node") {
+			ops = append(ops, op)
+		}
+	}
+	if len(ops) != 3 {
+		t.Errorf("want 3 nodes made NotReady, log says %v", ops)
+	}
+}
+
+const podScenario = `
+scenario "pods" {
+  timeout = "3m"
+}
+
+node_pool "workers" {
+  count  = 6
+  labels = { "topology.kubernetes.io/zone" = "zone-${count.index % 3}" }
+}
+
+pod_lifecycle "default" {
+  ready_after = "200ms"
+}
+
+pod_lifecycle "batch" {
+  ready_after    = "100ms"
+  complete_after = "1s"
+}
+
+step "nodes" {
+  create_nodes {
+    pool = "workers"
+  }
+  wait "nodes_ready" {
+    pool = "workers"
+  }
+}
+
+step "workloads" {
+  create_pods "bare" {
+    namespace = "a"
+    count     = 6
+    rate      = 20
+    labels    = { shard = "s${count.index % 2}" }
+    toleration {
+      key      = "dedicated"
+      operator = "Exists"
+    }
+    topology_spread {
+      topology_key = "topology.kubernetes.io/zone"
+    }
+  }
+  create_pods "web" {
+    namespace = "b"
+    kind      = "Deployment"
+    count     = 10
+    replicas  = 4
+    requests  = { cpu = "100m" }
+  }
+  create_pods "db" {
+    namespace = "b"
+    kind      = "StatefulSet"
+    count     = 3
+  }
+}
+
+step "running" {
+  wait "pods_running" {
+    wave    = "bare"
+    timeout = "1m"
+  }
+  wait "deployments_available" {
+    wave    = "web"
+    timeout = "1m"
+  }
+  wait "pods_running" {
+    wave    = "db"
+    timeout = "1m"
+  }
+}
+
+step "jobs" {
+  pod_lifecycle = "batch"
+  create_pods "etl" {
+    namespace = "c"
+    kind      = "Job"
+    count     = 6
+    replicas  = 3
+  }
+}
+
+step "jobs-done" {
+  wait "jobs_complete" {
+    wave    = "etl"
+    timeout = "1m"
+  }
+}
+
+step "change" {
+  scale_pods "web" {
+    count = 2
+  }
+  delete_pods {
+    wave    = "bare"
+    percent = 50
+  }
+}
+
+step "settled" {
+  wait "deployments_available" {
+    wave    = "web"
+    timeout = "1m"
+  }
+  wait "pods_deleted" {
+    namespace = "a"
+    selector  = { shard = "nonexistent" }
+  }
+}
+`
+
+func TestPodActions(t *testing.T) {
+	p := play(t, podScenario, nil, scenario.Options{})
+	p.mustSucceed(t)
+	ctx := context.Background()
+
+	bare, err := p.cs.CoreV1().Pods("a").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live int
+	for _, pod := range bare.Items {
+		if pod.DeletionTimestamp == nil {
+			live++
+		}
+		if len(pod.Spec.Tolerations) == 0 || len(pod.Spec.TopologySpreadConstraints) == 0 || pod.Labels[scenario.WaveLabel] != "bare" {
+			t.Errorf("%s lacks what the wave asked for: %+v", pod.Name, pod.Spec)
+		}
+	}
+	if live != 3 {
+		t.Errorf("want 3 of 6 bare pods left after deleting half, got %d", live)
+	}
+	if pod, err := p.cs.CoreV1().Pods("a").Get(ctx, "bare-3", metav1.GetOptions{}); err == nil && pod.Labels["shard"] != "s1" {
+		t.Errorf("bare-3 should carry shard=s1 (count.index 3), got %v", pod.Labels)
+	}
+
+	deps, err := p.cs.AppsV1().Deployments("b").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replicas int32
+	for _, d := range deps.Items {
+		replicas += *d.Spec.Replicas
+	}
+	if len(deps.Items) != 3 || replicas != 2 {
+		t.Errorf("web: want 3 Deployments scaled to 2 pods in all, got %d with %d", len(deps.Items), replicas)
+	}
+	db, err := p.cs.CoreV1().Pods("b").Get(ctx, "db-0-2", metav1.GetOptions{})
+	if err != nil || db.Status.Phase != corev1.PodRunning {
+		t.Errorf("StatefulSet pod db-0-2: %v", err)
+	}
+	jobs, err := p.cs.BatchV1().Jobs("c").List(ctx, metav1.ListOptions{})
+	if err != nil || len(jobs.Items) != 2 || jobs.Items[0].Status.Succeeded != 3 {
+		t.Errorf("want 2 Jobs of 3 succeeded pods: %v %+v", err, jobs.Items)
+	}
+
+	// The batch lifecycle replaced the default one in the cluster.
+	stages, err := p.dyn.Resource(schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "stages"}).
+		List(ctx, metav1.ListOptions{LabelSelector: "kwok-run/pod-lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stages.Items {
+		if s.GetLabels()["kwok-run/pod-lifecycle"] != "batch" {
+			t.Errorf("stage %s of lifecycle %s left after the switch", s.GetName(), s.GetLabels()["kwok-run/pod-lifecycle"])
+		}
+	}
+	if len(stages.Items) != 3 {
+		t.Errorf("want the batch lifecycle's 3 pod stages, got %d", len(stages.Items))
+	}
+}
+
+const applyScenario = `
+variable "greeting" {
+  default = "hello"
+}
+
+scenario "apply" {
+  timeout = "2m"
+}
+
+step "define" {
+  apply {
+    files = ["crd.yaml"]
+  }
+}
+
+step "use" {
+  apply {
+    files = ["objects.yaml"]
+  }
+  wait "objects" {
+    api_version = "example.com/v1"
+    kind        = "Widget"
+    namespace   = "default"
+    count       = 2
+    timeout     = "30s"
+  }
+  exec {
+    command = ["sh", "-c", "echo $GREETING from $KUBECONFIG > out.txt"]
+    env     = { GREETING = "hi" }
+  }
+  exec {
+    command    = ["sleep", "600"]
+    background = true
+  }
+}
+
+step "faults" {
+  restart_component {
+    component = "apiserver"
+    signal    = "KILL"
+  }
+  wait "objects" {
+    kind      = "ConfigMap"
+    namespace = "default"
+    count     = 2
+    timeout   = "30s"
+  }
+}
+
+step "undo" {
+  apply {
+    files  = ["objects.yaml"]
+    delete = true
+  }
+}
+`
+
+const crdYAML = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+`
+
+const objectsYAML = `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1, namespace: default}
+spec: {size: 1}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w2, namespace: default}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: greeting, namespace: default}
+data: {text: "${var.greeting}"}
+`
+
+func TestApplyExecAndRestart(t *testing.T) {
+	p := play(t, applyScenario, map[string]string{"crd.yaml": crdYAML, "objects.yaml": objectsYAML}, scenario.Options{AllowExec: true})
+	p.mustSucceed(t)
+	ctx := context.Background()
+	if _, err := p.cs.CoreV1().ConfigMaps("default").Get(ctx, "greeting", metav1.GetOptions{}); err == nil {
+		t.Error("the ConfigMap survived the delete step")
+	}
+	widgets, err := p.dyn.Resource(schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}).Namespace("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(widgets.Items) != 0 {
+		t.Errorf("widgets left after delete: %v %d", err, len(widgets.Items))
+	}
+	out, err := os.ReadFile(filepath.Join(p.dir, "out.txt"))
+	if err != nil || !strings.HasPrefix(string(out), "hi from ") || !strings.Contains(string(out), "kubeconfig") {
+		t.Errorf("exec output: %q %v", out, err)
+	}
+	var restarted bool
+	for _, s := range p.res.Steps {
+		for _, a := range s.Actions {
+			if a.Kind == "restart_component" && strings.Contains(a.Summary, "healthy") {
+				restarted = true
+			}
+		}
+	}
+	if !restarted {
+		t.Error("no healthy apiserver restart reported")
+	}
+	if out, _ := osexec.Command("pgrep", "-f", "^sleep 600$").Output(); len(out) > 0 {
+		t.Errorf("the background command outlived the run: %s", out)
+	}
+}
+
+func TestFailedWaitStopsTheRun(t *testing.T) {
+	p := play(t, `
+scenario "stuck" {}
+node_pool "p" {
+  count = 1
+}
+step "nodes" {
+  create_nodes {
+    pool = "p"
+  }
+}
+step "pending" {
+  create_pods "nowhere" {
+    count         = 2
+    node_selector = { disk = "ssd" }
+  }
+  wait "pods_running" {
+    wave    = "nowhere"
+    timeout = "2s"
+  }
+}
+step "never" {
+  sleep {
+    duration = "1s"
+  }
+}
+`, nil, scenario.Options{})
+	if !errors.Is(p.err, ErrStepFailed) || errors.Is(p.err, ErrInfrastructure) {
+		t.Fatalf("want a failed step, got %v", p.err)
+	}
+	if !strings.Contains(p.err.Error(), "0 of 2") || !strings.Contains(p.err.Error(), "2 Pending") {
+		t.Errorf("the failure should say what was missing: %v", p.err)
+	}
+	if len(p.res.Steps) != 2 {
+		t.Errorf("steps after the failed one ran: %d steps", len(p.res.Steps))
+	}
+}
+
+// The same file and seed make the same choices: victims of churn and
+// deletions, names, in the same order.
+func TestSameSeedSameOperations(t *testing.T) {
+	src := `
+scenario "seeded" {
+  seed = 99
+}
+node_pool "p" {
+  count = 20
+}
+step "create" {
+  create_nodes {
+    pool = "p"
+  }
+  create_pods "bare" {
+    count = 10
+  }
+}
+step "disturb" {
+  churn_nodes {
+    pool     = "p"
+    percent  = 25
+    every    = "1s"
+    duration = "2s"
+    mode     = "replace"
+  }
+}
+step "remove" {
+  delete_nodes {
+    pool    = "p"
+    percent = 30
+  }
+  delete_pods {
+    namespace = "default"
+    count     = 4
+  }
+}
+`
+	first := play(t, src, nil, scenario.Options{})
+	first.mustSucceed(t)
+	second := play(t, src, nil, scenario.Options{})
+	second.mustSucceed(t)
+	if !slices.Equal(first.res.Operations, second.res.Operations) {
+		t.Fatalf("the operation logs differ:\n%s\n---\n%s", strings.Join(first.res.Operations, "\n"), strings.Join(second.res.Operations, "\n"))
+	}
+	other := play(t, strings.Replace(src, "seed = 99", "seed = 100", 1), nil, scenario.Options{})
+	other.mustSucceed(t)
+	if slices.Equal(first.res.Operations, other.res.Operations) {
+		t.Error("another seed chose exactly the same victims")
+	}
+	if len(first.res.Operations) < 30 {
+		t.Errorf("the log is too short to mean anything: %d operations", len(first.res.Operations))
+	}
+}

@@ -1,0 +1,272 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/scenario/plan"
+)
+
+// waitPoll is how often a wait looks. Lists are served from the apiserver's
+// watch cache (resourceVersion 0), so looking costs no etcd reads.
+const waitPoll = 500 * time.Millisecond
+
+// progressOf is where a wait stands: how many objects are there, how many
+// satisfy it, and how many must.
+type progressOf struct {
+	have, total, want int
+	// detail names what is missing, for the message on timeout.
+	detail string
+}
+
+func (p progressOf) done() bool { return p.want > 0 && p.have >= p.want }
+
+func (a *actionCtx) wait(ctx context.Context, w *plan.Wait) error {
+	if w.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, w.Timeout.D())
+		defer cancel()
+	}
+	start := time.Now()
+	label := "wait " + w.For
+	a.prog.track(label, 0, nil)
+	t := newTally()
+	var last progressOf
+	for {
+		var err error
+		last, err = a.check(ctx, w)
+		if err != nil {
+			t.failure(err)
+		}
+		a.prog.set(label, last.have, last.want)
+		if err == nil && last.done() {
+			a.finish(t, plan.Rate{}, fmt.Sprintf("%s: %d of %d after %s", w.For, last.have, last.want, time.Since(start).Round(10*time.Millisecond)))
+			a.res.Done = last.have
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			msg := fmt.Sprintf("%s: %d of %d after %s", w.For, last.have, last.want, time.Since(start).Round(time.Second))
+			if last.detail != "" {
+				msg += " (" + last.detail + ")"
+			}
+			a.finish(t, plan.Rate{}, msg)
+			if w.Timeout > 0 && ctx.Err() == context.DeadlineExceeded && context.Cause(ctx) == context.DeadlineExceeded {
+				return fmt.Errorf("wait %s timed out after %s: %s", w.For, w.Timeout, msg)
+			}
+			return fmt.Errorf("%w: %s", context.Cause(ctx), msg)
+		case <-time.After(waitPoll):
+		}
+	}
+}
+
+var cached = metav1.ListOptions{ResourceVersion: "0"}
+
+func listOptions(sel map[string]string) metav1.ListOptions {
+	o := cached
+	o.LabelSelector = labels.Set(sel).String()
+	return o
+}
+
+// check measures the wait's condition once.
+func (a *actionCtx) check(ctx context.Context, w *plan.Wait) (progressOf, error) {
+	switch w.For {
+	case plan.WaitNodesReady:
+		return a.checkNodes(ctx, w)
+	case plan.WaitDeploymentsAvailable:
+		return a.checkDeployments(ctx, w)
+	case plan.WaitJobsComplete:
+		return a.checkJobs(ctx, w)
+	case plan.WaitObjects:
+		return a.checkObjects(ctx, w)
+	}
+	return a.checkPods(ctx, w)
+}
+
+func (a *actionCtx) checkNodes(ctx context.Context, w *plan.Wait) (progressOf, error) {
+	sel := map[string]string{}
+	if w.Pool != "" {
+		sel[PoolLabel] = w.Pool
+	}
+	nodes, err := a.r.cs.CoreV1().Nodes().List(ctx, listOptions(sel))
+	if err != nil {
+		return progressOf{}, err
+	}
+	p := progressOf{total: len(nodes.Items), want: w.Count}
+	if p.want == 0 {
+		// All the nodes the runner made (in the pool) must be Ready.
+		a.r.mu.Lock()
+		for name, pool := range a.r.pools {
+			if w.Pool == "" || w.Pool == name {
+				p.want += len(pool.live)
+			}
+		}
+		a.r.mu.Unlock()
+		p.want = max(p.want, p.total)
+	}
+	for i := range nodes.Items {
+		if nodeReady(&nodes.Items[i]) {
+			p.have++
+		}
+	}
+	p.detail = fmt.Sprintf("%d nodes exist", p.total)
+	return p, nil
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waveSize is how many pods the wave a wait names should have, or 0.
+func (a *actionCtx) waveSize(w *plan.Wait) int {
+	name := w.Selector[scenario.WaveLabel]
+	if name == "" || len(w.Selector) != 1 {
+		return 0
+	}
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	if ws := a.r.waves[name]; ws != nil {
+		return ws.pods
+	}
+	return 0
+}
+
+func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, error) {
+	pods, err := a.r.cs.CoreV1().Pods(w.Namespace).List(ctx, listOptions(w.Selector))
+	if err != nil {
+		return progressOf{}, err
+	}
+	var live []*corev1.Pod
+	for i := range pods.Items {
+		if pods.Items[i].DeletionTimestamp == nil {
+			live = append(live, &pods.Items[i])
+		}
+	}
+	if w.For == plan.WaitPodsDeleted {
+		// Done when none is left, terminating ones included.
+		left := len(pods.Items)
+		return progressOf{have: boolInt(left == 0), want: 1, total: left, detail: fmt.Sprintf("%d pods left", left)}, nil
+	}
+	p := progressOf{total: len(live), want: w.Count}
+	if p.want == 0 {
+		p.want = max(a.waveSize(w), len(live), 1)
+	}
+	phases := map[corev1.PodPhase]int{}
+	for _, pod := range live {
+		phases[pod.Status.Phase]++
+		switch w.For {
+		case plan.WaitPodsScheduled:
+			if pod.Spec.NodeName != "" {
+				p.have++
+			}
+		case plan.WaitPodsRunning:
+			if pod.Status.Phase == corev1.PodRunning {
+				p.have++
+			}
+		case plan.WaitPodsSucceeded:
+			if pod.Status.Phase == corev1.PodSucceeded {
+				p.have++
+			}
+		}
+	}
+	p.detail = fmt.Sprintf("%d pods: %d Pending, %d Running, %d Succeeded, %d Failed",
+		len(live), phases[corev1.PodPending], phases[corev1.PodRunning], phases[corev1.PodSucceeded], phases[corev1.PodFailed])
+	return p, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (a *actionCtx) checkDeployments(ctx context.Context, w *plan.Wait) (progressOf, error) {
+	list, err := a.r.cs.AppsV1().Deployments(w.Namespace).List(ctx, listOptions(w.Selector))
+	if err != nil {
+		return progressOf{}, err
+	}
+	p := progressOf{total: len(list.Items), want: max(w.Count, len(list.Items), 1)}
+	var replicas, available int32
+	for i := range list.Items {
+		d := &list.Items[i]
+		if available := deploymentAvailable(d); available {
+			p.have++
+		}
+		replicas += ptrOr(d.Spec.Replicas, 1)
+		available += d.Status.AvailableReplicas
+	}
+	p.detail = fmt.Sprintf("%d of %d replicas available", available, replicas)
+	return p, nil
+}
+
+func deploymentAvailable(d *appsv1.Deployment) bool {
+	want := ptrOr(d.Spec.Replicas, 1)
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
+		d.Status.AvailableReplicas == want && d.Status.Replicas == want
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func (a *actionCtx) checkJobs(ctx context.Context, w *plan.Wait) (progressOf, error) {
+	list, err := a.r.cs.BatchV1().Jobs(w.Namespace).List(ctx, listOptions(w.Selector))
+	if err != nil {
+		return progressOf{}, err
+	}
+	p := progressOf{total: len(list.Items), want: max(w.Count, len(list.Items), 1)}
+	var succeeded, failed int32
+	for i := range list.Items {
+		j := &list.Items[i]
+		for _, c := range j.Status.Conditions {
+			if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
+				p.have++
+			}
+		}
+		succeeded += j.Status.Succeeded
+		failed += j.Status.Failed
+	}
+	p.detail = fmt.Sprintf("%d pods succeeded, %d failed", succeeded, failed)
+	return p, nil
+}
+
+func (a *actionCtx) checkObjects(ctx context.Context, w *plan.Wait) (progressOf, error) {
+	gv, err := schema.ParseGroupVersion(w.APIVersion)
+	if err != nil {
+		return progressOf{}, err
+	}
+	m, err := a.r.mapper.mapping(gv.WithKind(w.Kind))
+	if err != nil {
+		return progressOf{}, err
+	}
+	var res dynamic.ResourceInterface = a.r.dyn.Resource(m.Resource)
+	if w.Namespace != "" && m.Scope.Name() == meta.RESTScopeNameNamespace {
+		res = a.r.dyn.Resource(m.Resource).Namespace(w.Namespace)
+	}
+	list, err := res.List(ctx, listOptions(w.Selector))
+	if err != nil {
+		return progressOf{}, err
+	}
+	n := len(list.Items)
+	return progressOf{have: n, total: n, want: w.Count, detail: fmt.Sprintf("%d %s", n, m.Resource.Resource)}, nil
+}
