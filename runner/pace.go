@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kwok-run/kwok-run/scenario/plan"
@@ -26,7 +25,10 @@ type tally struct {
 	errors map[string]int
 	first  error
 	start  time.Time
-	last   time.Time
+	// firstDone, firstUnits and last time the completions.
+	firstDone  time.Time
+	firstUnits int64
+	last       time.Time
 }
 
 func newTally() *tally { return &tally{errors: map[string]int{}} }
@@ -43,6 +45,9 @@ func (t *tally) done(units int, now time.Time) {
 	t.units.Add(int64(units))
 	t.ops.Add(1)
 	t.mu.Lock()
+	if t.firstDone.IsZero() {
+		t.firstDone, t.firstUnits = now, int64(units)
+	}
 	if now.After(t.last) {
 		t.last = now
 	}
@@ -60,17 +65,19 @@ func (t *tally) failure(err error) {
 	}
 }
 
-// achieved is units per second between the first start and the last
-// completion; zero when one request did all (a single Deployment's pods come
-// from its controller, at whatever rate it manages).
+// achieved is the completion rate: units completed after the first
+// completion, per second until the last. One request's latency is not part
+// of it, so a long action and a short one at the same pace agree. Zero when
+// one request did all (a single Deployment's pods come from its controller,
+// at whatever rate it manages).
 func (t *tally) achieved() float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.last.Sub(t.start).Seconds()
+	d := t.last.Sub(t.firstDone).Seconds()
 	if d <= 0 || t.ops.Load() < 2 {
 		return 0
 	}
-	return float64(t.units.Load()) / d
+	return float64(t.units.Load()-t.firstUnits) / d
 }
 
 func (t *tally) errorCounts() map[string]int {
@@ -139,22 +146,21 @@ func retry(ctx context.Context, t *tally, op func(context.Context) error) error 
 // r.Parallelism in flight. weight(i) is what op i counts for the rate (the
 // pods of a Deployment). Operations that fail are counted and the rest go
 // on; the error is the first failure, or the context's.
+//
+// Each operation has a due time on a fixed schedule (start + units before
+// it / rate, the first r.Burst units at once), so a timer that wakes late
+// is made up on the next one and the long-run rate is exact. A dispatcher
+// held back by parallelism (a cluster that does not keep up) catches up by
+// at most r.Burst units, like a token bucket.
 func pace(ctx context.Context, r plan.Rate, n int, weight func(int) int, t *tally, op func(context.Context, int) error) error {
-	var limiter *rate.Limiter
-	if r.PerSecond > 0 {
-		burst := r.Burst
-		for i := 0; i < n && weight != nil; i++ {
-			burst = max(burst, weight(i))
-		}
-		limiter = rate.NewLimiter(rate.Limit(r.PerSecond), max(burst, 1))
-		// Start with no saved-up tokens beyond the burst: the first second
-		// should not run ahead of the rate.
-		limiter.SetBurstAt(time.Now(), max(burst, 1))
-	}
 	var g errgroup.Group
 	g.SetLimit(max(r.Parallelism, 1))
 	var firstErr error
 	var once sync.Once
+	burst := max(r.Burst, 1)
+	slack := time.Duration(float64(burst) / r.PerSecond * float64(time.Second))
+	next := time.Now()
+	var units int
 	for i := 0; i < n; i++ {
 		if ctx.Err() != nil {
 			break
@@ -163,8 +169,22 @@ func pace(ctx context.Context, r plan.Rate, n int, weight func(int) int, t *tall
 		if weight != nil {
 			w = weight(i)
 		}
-		if limiter != nil {
-			if err := limiter.WaitN(ctx, max(w, 1)); err != nil {
+		if r.PerSecond > 0 {
+			// The first burst units are due at once; after that, each is due
+			// 1/rate after the one before it.
+			if units >= burst {
+				if wait := time.Until(next); wait > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
+				} else if -wait > slack {
+					next = time.Now().Add(-slack)
+				}
+				next = next.Add(time.Duration(float64(w) / r.PerSecond * float64(time.Second)))
+			}
+			units += w
+			if ctx.Err() != nil {
 				break
 			}
 		}

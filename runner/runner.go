@@ -81,6 +81,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		res.End = time.Now()
 		res.Operations = r.ops.list()
 		r.stopBackground()
+		r.tracker.close()
 	}()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, p.Scenario.Timeout.D(),
@@ -127,6 +128,7 @@ type runner struct {
 
 	namespaces sync.Map
 	mapper     *mapper
+	tracker    *tracker
 
 	bgMu             sync.Mutex
 	background       []*backgroundCmd
@@ -163,6 +165,7 @@ func newRunner(p *plan.Plan, opts Options) (*runner, error) {
 		backgroundFailed: make(chan error, 1),
 	}
 	r.mapper = newMapper(cs.Discovery())
+	r.tracker = newTracker(cs)
 	for _, pool := range p.Pools {
 		r.pools[pool.Name] = &poolNodes{pool: pool, live: map[string]int{}, notReady: map[string]bool{}}
 	}

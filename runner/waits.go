@@ -18,9 +18,10 @@ import (
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
-// waitPoll is how often a wait looks. Lists are served from the apiserver's
-// watch cache (resourceVersion 0), so looking costs no etcd reads.
-const waitPoll = 500 * time.Millisecond
+// waitPoll is how often a wait looks: at the tracker's watch-fed copy for
+// pods, nodes, Deployments and Jobs, at the apiserver's watch cache
+// (resourceVersion 0) for other kinds.
+const waitPoll = 250 * time.Millisecond
 
 // progressOf is where a wait stands: how many objects are there, how many
 // satisfy it, and how many must.
@@ -71,12 +72,8 @@ func (a *actionCtx) wait(ctx context.Context, w *plan.Wait) error {
 	}
 }
 
-var cached = metav1.ListOptions{ResourceVersion: "0"}
-
 func listOptions(sel map[string]string) metav1.ListOptions {
-	o := cached
-	o.LabelSelector = labels.Set(sel).String()
-	return o
+	return metav1.ListOptions{ResourceVersion: "0", LabelSelector: labels.Set(sel).String()}
 }
 
 // check measures the wait's condition once.
@@ -99,11 +96,11 @@ func (a *actionCtx) checkNodes(ctx context.Context, w *plan.Wait) (progressOf, e
 	if w.Pool != "" {
 		sel[PoolLabel] = w.Pool
 	}
-	nodes, err := a.r.cs.CoreV1().Nodes().List(ctx, listOptions(sel))
+	nodes, err := a.r.tracker.list(ctx, "nodes", "", sel)
 	if err != nil {
 		return progressOf{}, err
 	}
-	p := progressOf{total: len(nodes.Items), want: w.Count}
+	p := progressOf{total: len(nodes), want: w.Count}
 	if p.want == 0 {
 		// All the nodes the runner made (in the pool) must be Ready.
 		a.r.mu.Lock()
@@ -115,8 +112,8 @@ func (a *actionCtx) checkNodes(ctx context.Context, w *plan.Wait) (progressOf, e
 		a.r.mu.Unlock()
 		p.want = max(p.want, p.total)
 	}
-	for i := range nodes.Items {
-		if nodeReady(&nodes.Items[i]) {
+	for _, n := range nodes {
+		if nodeReady(n.(*corev1.Node)) {
 			p.have++
 		}
 	}
@@ -148,19 +145,19 @@ func (a *actionCtx) waveSize(w *plan.Wait) int {
 }
 
 func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, error) {
-	pods, err := a.r.cs.CoreV1().Pods(w.Namespace).List(ctx, listOptions(w.Selector))
+	pods, err := a.r.tracker.list(ctx, "pods", w.Namespace, w.Selector)
 	if err != nil {
 		return progressOf{}, err
 	}
 	var live []*corev1.Pod
-	for i := range pods.Items {
-		if pods.Items[i].DeletionTimestamp == nil {
-			live = append(live, &pods.Items[i])
+	for _, obj := range pods {
+		if pod := obj.(*corev1.Pod); pod.DeletionTimestamp == nil {
+			live = append(live, pod)
 		}
 	}
 	if w.For == plan.WaitPodsDeleted {
 		// Done when none is left, terminating ones included.
-		left := len(pods.Items)
+		left := len(pods)
 		return progressOf{have: boolInt(left == 0), want: 1, total: left, detail: fmt.Sprintf("%d pods left", left)}, nil
 	}
 	p := progressOf{total: len(live), want: w.Count}
@@ -198,14 +195,14 @@ func boolInt(b bool) int {
 }
 
 func (a *actionCtx) checkDeployments(ctx context.Context, w *plan.Wait) (progressOf, error) {
-	list, err := a.r.cs.AppsV1().Deployments(w.Namespace).List(ctx, listOptions(w.Selector))
+	list, err := a.r.tracker.list(ctx, "deployments", w.Namespace, w.Selector)
 	if err != nil {
 		return progressOf{}, err
 	}
-	p := progressOf{total: len(list.Items), want: max(w.Count, len(list.Items), 1)}
+	p := progressOf{total: len(list), want: max(w.Count, len(list), 1)}
 	var replicas, available int32
-	for i := range list.Items {
-		d := &list.Items[i]
+	for _, obj := range list {
+		d := obj.(*appsv1.Deployment)
 		if available := deploymentAvailable(d); available {
 			p.have++
 		}
@@ -230,14 +227,14 @@ func ptrOr(p *int32, def int32) int32 {
 }
 
 func (a *actionCtx) checkJobs(ctx context.Context, w *plan.Wait) (progressOf, error) {
-	list, err := a.r.cs.BatchV1().Jobs(w.Namespace).List(ctx, listOptions(w.Selector))
+	list, err := a.r.tracker.list(ctx, "jobs", w.Namespace, w.Selector)
 	if err != nil {
 		return progressOf{}, err
 	}
-	p := progressOf{total: len(list.Items), want: max(w.Count, len(list.Items), 1)}
+	p := progressOf{total: len(list), want: max(w.Count, len(list), 1)}
 	var succeeded, failed int32
-	for i := range list.Items {
-		j := &list.Items[i]
+	for _, obj := range list {
+		j := obj.(*batchv1.Job)
 		for _, c := range j.Status.Conditions {
 			if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
 				p.have++

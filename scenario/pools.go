@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -99,12 +100,40 @@ type nodeTemplate struct {
 	pool string
 	template
 	taints []template
+
+	// static holds the one rendering of a template that does not use
+	// count.index: rendering and validating it again for every node of a
+	// large pool would be most of the cost of creating it.
+	static     *plan.NodeSpec
+	staticOnce sync.Once
+}
+
+func (t *nodeTemplate) isStatic() bool {
+	if t.perItem() {
+		return false
+	}
+	for _, tt := range t.taints {
+		if tt.perItem() {
+			return false
+		}
+	}
+	return true
 }
 
 var _ plan.NodeTemplate = (*nodeTemplate)(nil)
 
 // Node renders node i of the pool.
 func (t *nodeTemplate) Node(i int) (plan.NodeSpec, error) {
+	if t.isStatic() {
+		t.staticOnce.Do(func() {
+			if spec, diags := t.render(0); !diags.HasErrors() {
+				t.static = &spec
+			}
+		})
+		if t.static != nil {
+			return t.static.Clone(), nil
+		}
+	}
 	spec, diags := t.render(i)
 	if diags.HasErrors() {
 		return spec, instanceError(fmt.Sprintf("pool %q node", t.pool), i, diags)

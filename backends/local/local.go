@@ -283,6 +283,34 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 func (c *Cluster) launch(ctx context.Context) error {
 	healthy := map[string]bool{}
 	started := map[string]bool{}
+	// Preparations run from the start, alongside the other components:
+	// KWOK's stages go in while the apiserver still bootstraps its RBAC
+	// roles, instead of after.
+	prepared := map[string]chan error{}
+	for _, p := range c.procs {
+		if p.prepare != nil {
+			done := make(chan error, 1)
+			prepared[p.spec.Name] = done
+			go func() { done <- p.prepare(ctx) }()
+		}
+	}
+	ready := func(p *process) (bool, error) {
+		done, ok := prepared[p.spec.Name]
+		if !ok {
+			return true, nil
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				return false, fmt.Errorf("before starting %s: %w", p.spec.Name, err)
+			}
+			delete(prepared, p.spec.Name)
+			c.milestones = append(c.milestones, fmt.Sprintf("%s prepared %s", p.spec.Name, since(c.begin)))
+			return true, nil
+		default:
+			return false, nil
+		}
+	}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -290,10 +318,10 @@ func (c *Cluster) launch(ctx context.Context) error {
 			if started[p.spec.Name] || !all(p.spec.Needs, healthy) {
 				continue
 			}
-			if p.prepare != nil {
-				if err := p.prepare(ctx); err != nil {
-					return fmt.Errorf("before starting %s: %w", p.spec.Name, err)
-				}
+			if ok, err := ready(p); err != nil {
+				return err
+			} else if !ok {
+				continue
 			}
 			if err := p.start(c.env, c.report); err != nil {
 				return err

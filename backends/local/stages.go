@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,11 +40,20 @@ func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage
 	if err := yaml.Unmarshal(components.StageCRD, &crd.Object); err != nil {
 		return fmt.Errorf("read KWOK's Stage CRD: %w", err)
 	}
-	if _, err := dyn.Resource(crdResource).Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create KWOK's Stage CRD: %w", err)
-	}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
+	// Started with the apiserver: tried until it answers.
+	for {
+		_, err := dyn.Resource(crdResource).Create(ctx, &crd, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create KWOK's Stage CRD: %w (last error: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
 	for !established(ctx, dyn, crd.GetName()) {
 		select {
 		case <-ctx.Done():
@@ -58,8 +69,20 @@ func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage
 		u := &unstructured.Unstructured{Object: obj}
 		u.SetAPIVersion(kwokv1alpha1.GroupVersion.String())
 		u.SetKind(kwokv1alpha1.StageKind)
-		if _, err := dyn.Resource(stageResource).Create(ctx, u, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("create stage %s: %w", s.Name, err)
+		for {
+			_, err := dyn.Resource(stageResource).Create(ctx, u, metav1.CreateOptions{})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				break
+			}
+			// Established, but not served yet.
+			if !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+				return fmt.Errorf("create stage %s: %w", s.Name, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("create stage %s: %w", s.Name, ctx.Err())
+			case <-tick.C:
+			}
 		}
 	}
 	return nil

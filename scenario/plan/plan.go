@@ -7,6 +7,9 @@
 package plan
 
 import (
+	"maps"
+	"slices"
+
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
 
 	"github.com/kwok-run/kwok-run/scenario/metrics"
@@ -130,6 +133,15 @@ type NodeSpec struct {
 	// Capacity and Allocatable map resource names to Kubernetes quantities.
 	Capacity    map[string]string `json:"capacity"`
 	Allocatable map[string]string `json:"allocatable"`
+}
+
+// Clone returns a copy that shares nothing with s.
+func (s NodeSpec) Clone() NodeSpec {
+	return NodeSpec{
+		Labels: maps.Clone(s.Labels), Annotations: maps.Clone(s.Annotations),
+		Taints:   slices.Clone(s.Taints),
+		Capacity: maps.Clone(s.Capacity), Allocatable: maps.Clone(s.Allocatable),
+	}
 }
 
 // Taint is a node taint.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -79,6 +80,7 @@ failed (a wait or a timeout), 3 when the cluster or the machine failed, 130 or
 			if res != nil {
 				writeOutcome(s.Out, res)
 			}
+			writeSelf(s.Out)
 			fmt.Fprintf(s.Out, "results in %s\n", out)
 			switch {
 			case runErr == nil:
@@ -117,7 +119,11 @@ func writeOutcome(w io.Writer, res *runner.Result) {
 			if a.Achieved > 0 {
 				line += fmt.Sprintf(", %.1f/s", a.Achieved)
 				if a.Asked > 0 {
-					line += fmt.Sprintf(" (asked %.4g/s)", a.Asked)
+					line += fmt.Sprintf(" (asked %.4g/s", a.Asked)
+					if a.Achieved < 0.98*a.Asked {
+						line += "; the cluster did not keep up"
+					}
+					line += ")"
 				}
 			}
 			if len(a.Errors) > 0 {
@@ -131,6 +137,17 @@ func writeOutcome(w io.Writer, res *runner.Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "run took %s\n", res.End.Sub(res.Start).Round(10*time.Millisecond))
+}
+
+// writeSelf says what kwok-run itself cost: the budget its overhead is
+// judged against (the control plane's own processes are not counted).
+func writeSelf(w io.Writer) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Fprintf(w, "kwok-run used %.1f CPU-seconds, peak RSS %d MiB\n", cpu.Seconds(), ru.Maxrss/1024)
 }
 
 func errorList(m map[string]int) string {

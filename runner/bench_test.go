@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/local"
+	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/scenario/plan"
+)
+
+// Each benchmark iteration is a fresh cluster and a whole scenario: run them
+// with -benchtime 1x and -count for medians (`make bench`).
+
+func benchCluster(b *testing.B, p *plan.Plan) *local.Cluster {
+	b.Helper()
+	c, err := local.Up(context.Background(), backends.SpecOf(p), local.Options{
+		Name: "bench", RunDir: filepath.Join(b.TempDir(), "run"), RemoveRunDir: true,
+		Binaries: binariestest.Cached(b), Registry: &registry.Registry{Dir: b.TempDir()},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func benchPlan(b *testing.B, src string) *plan.Plan {
+	b.Helper()
+	p, diags := scenario.NewLoader().LoadSource(filepath.Join(b.TempDir(), "bench.hcl"), []byte(src), scenario.Options{})
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	return p
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func selfRSSMiB() float64 {
+	raw, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkCreateRate creates nodes for ten seconds at each rate and reports
+// the achieved rate as a percentage of the asked one, and kwok-run's own CPU
+// as a percentage of a core per 100 creations a second.
+func BenchmarkCreateRate(b *testing.B) {
+	for _, rate := range []int{100, 200, 500} {
+		b.Run(fmt.Sprintf("nodes-%d-per-s", rate), func(b *testing.B) {
+			src := fmt.Sprintf(`
+scenario "rate" {}
+node_pool "n" {
+  count = %d
+}
+step "create" {
+  create_nodes {
+    pool        = "n"
+    rate        = %d
+    parallelism = 100
+  }
+}
+`, rate*10, rate)
+			var achievedPct, cpuPct float64
+			for i := 0; i < b.N; i++ {
+				p := benchPlan(b, src)
+				c := benchCluster(b, p)
+				cpu := selfCPU()
+				res, err := Run(context.Background(), p, Options{Cluster: c})
+				used := selfCPU() - cpu
+				c.Down(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				a := res.Steps[0].Actions[0]
+				achievedPct += 100 * a.Achieved / float64(rate)
+				took := res.Steps[0].End.Sub(res.Steps[0].Start)
+				cpuPct += 100 * used.Seconds() / took.Seconds() / (float64(rate) / 100)
+			}
+			n := float64(b.N)
+			b.ReportMetric(achievedPct/n, "%-of-asked-rate")
+			b.ReportMetric(cpuPct/n, "%-core-per-100/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkTenThousandPods is the field notes' case: 1,000 nodes to Ready,
+// then 10,000 bare pods through the real scheduler to Running, 50 requests
+// in flight, KWOK's default stages, for the wall times next to a bare
+// client-go loop's; with kwok-run's CPU and its RSS growth over the pods.
+func BenchmarkTenThousandPods(b *testing.B) {
+	nodes := `
+scenario "nodes" {
+  timeout = "10m"
+}
+node_pool "n" {
+  count = 1000
+}
+step "nodes" {
+  create_nodes {
+    pool        = "n"
+    parallelism = 50
+  }
+  wait "nodes_ready" {
+    pool = "n"
+  }
+}
+`
+	pods := `
+scenario "pods" {
+  timeout = "20m"
+}
+step "pods" {
+  create_pods "p" {
+    namespace   = "load"
+    count       = 10000
+    parallelism = 50
+  }
+  wait "pods_running" {
+    wave = "p"
+  }
+}
+`
+	var nodesReady, podsCreated, podsRunning, cpu, rss float64
+	for i := 0; i < b.N; i++ {
+		np, pp := benchPlan(b, nodes), benchPlan(b, pods)
+		c := benchCluster(b, np)
+		res, err := Run(context.Background(), np, Options{Cluster: c})
+		if err != nil {
+			c.Down(context.Background())
+			b.Fatal(err)
+		}
+		nodesReady += res.Steps[0].End.Sub(res.Steps[0].Start).Seconds()
+		before, cpuBefore := selfRSSMiB(), selfCPU()
+		res, err = Run(context.Background(), pp, Options{Cluster: c})
+		cpu += (selfCPU() - cpuBefore).Seconds()
+		rss += selfRSSMiB() - before
+		c.Down(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		create := res.Steps[0].Actions[0]
+		podsCreated += 10000 / create.Achieved
+		podsRunning += res.Steps[0].End.Sub(res.Steps[0].Start).Seconds()
+	}
+	n := float64(b.N)
+	b.ReportMetric(nodesReady/n, "s-1k-nodes-ready")
+	b.ReportMetric(podsCreated/n, "s-10k-pods-created")
+	b.ReportMetric(podsRunning/n, "s-10k-pods-running")
+	b.ReportMetric(cpu/n, "cpu-s-kwok-run-10k-pods")
+	b.ReportMetric(rss/n, "MiB-rss-growth-10k-pods")
+	b.ReportMetric(0, "ns/op")
+}
