@@ -21,6 +21,9 @@ type Cluster interface {
 	Kubeconfig() string
 	// Endpoints lists each running component with its metrics URL.
 	Endpoints() []Endpoint
+	// Components describes every component as it was started, for the
+	// report: a run must be reproducible from it.
+	Components() []Component
 	// ClientTLS is the TLS configuration that health and metrics endpoints
 	// accept.
 	ClientTLS() *tls.Config
@@ -41,6 +44,14 @@ type Cluster interface {
 type Endpoint struct {
 	Component  string
 	MetricsURL string
+}
+
+// Component is one process of the control plane: its executable (a path
+// for the local backend, an image for container backends) and flags.
+type Component struct {
+	Name   string
+	Binary string
+	Args   []string
 }
 
 // Spec is what a backend brings up: the scenario's cluster block, and the

@@ -150,6 +150,9 @@ func apiserver(c Config) Process {
 		// this plugin a pod can be created in a namespace the moment the
 		// namespace exists, with or without a controller-manager.
 		"disable-admission-plugins", "ServiceAccount",
+		// Stored object counts are polled, by default once a minute: longer
+		// than many steps, so a report would show counts a minute stale.
+		"etcd-count-metric-poll-period", "5s",
 	)
 	args = append(args, featureGates(c.Cluster)...)
 	if len(c.Cluster.RuntimeConfig) > 0 {

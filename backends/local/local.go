@@ -509,6 +509,15 @@ func (c *Cluster) Endpoints() []backends.Endpoint {
 	return out
 }
 
+// Components lists every component with its binary and flags.
+func (c *Cluster) Components() []backends.Component {
+	out := make([]backends.Component, len(c.procs))
+	for i, p := range c.procs {
+		out[i] = backends.Component{Name: p.spec.Name, Binary: p.binary, Args: slices.Clone(p.spec.Args)}
+	}
+	return out
+}
+
 // Failed delivers the first component that exits on its own.
 func (c *Cluster) Failed() <-chan error { return c.failed }
 
