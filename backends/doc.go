@@ -51,6 +51,8 @@ type Endpoint struct {
 type Component struct {
 	Name   string
 	Binary string
+	// SHA256 is the binary's digest when the backend knows it.
+	SHA256 string
 	Args   []string
 }
 

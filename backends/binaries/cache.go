@@ -32,6 +32,18 @@ type manifest struct {
 	InstalledAt time.Time `json:"installed_at"`
 }
 
+// Digest is the sha256 a binary in the cache was installed with, from the
+// record beside it (checked every time the binary is resolved); empty for a
+// binary from anywhere else.
+func Digest(path string) string {
+	var m manifest
+	raw, err := os.ReadFile(path + ".json")
+	if err != nil || json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	return m.SHA256
+}
+
 func (r *Resolver) cache(project, version string) cache {
 	return cache{dir: filepath.Join(r.CacheDir, "bin", project, version)}
 }

@@ -513,7 +513,7 @@ func (c *Cluster) Endpoints() []backends.Endpoint {
 func (c *Cluster) Components() []backends.Component {
 	out := make([]backends.Component, len(c.procs))
 	for i, p := range c.procs {
-		out[i] = backends.Component{Name: p.spec.Name, Binary: p.binary, Args: slices.Clone(p.spec.Args)}
+		out[i] = backends.Component{Name: p.spec.Name, Binary: p.binary, SHA256: binaries.Digest(p.binary), Args: slices.Clone(p.spec.Args)}
 	}
 	return out
 }
