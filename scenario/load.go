@@ -103,6 +103,7 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*plan.Pl
 		plan: &plan.Plan{Scenario: plan.Scenario{
 			File:   filename,
 			SHA256: hex.EncodeToString(sum[:]),
+			Source: string(src),
 		}},
 	}
 	d.decode(f.Body)

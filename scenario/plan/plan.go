@@ -36,8 +36,10 @@ type Scenario struct {
 	Description string `json:"description,omitempty"`
 	// File is the scenario file as given on the command line; SHA256 is of its
 	// bytes, so a report tells which version of the file produced it.
-	File    string   `json:"file"`
-	SHA256  string   `json:"sha256"`
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	// Source is the file's text, for the report of a run.
+	Source  string   `json:"-"`
 	Seed    int64    `json:"seed"`
 	Timeout Duration `json:"timeout"`
 }

@@ -103,7 +103,7 @@ func newRoot(s Streams) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newFmt(s), newBinaries(s), newUp(s), newDown(s), newVersion(s))
+	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newReport(s), newFmt(s), newBinaries(s), newUp(s), newDown(s), newVersion(s))
 	return root
 }
 

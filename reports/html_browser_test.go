@@ -1,0 +1,180 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+const windowWidth = 1280
+
+// TestHTMLBrowser opens reports in a real headless Chromium: a page must
+// load without a console error, an exception or any request but its own,
+// must fit the window's width, and its full-page screenshot must show
+// something. Screenshots are kept in the test's directory, and in
+// $KWOKRUN_SCREENSHOT_DIR when that is set, for a person to look at.
+func TestHTMLBrowser(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("KWOKRUN_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("chromium is required (KWOKRUN_REQUIRE_INTEGRATION is set): %v", err)
+		}
+		t.Skipf("BROWSER TEST NOT RUN: chromium not found (%v); install it (apt-get install chromium) to check the HTML report in a browser", err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.Headless,
+		chromedp.NoSandbox, // tests run as root
+		chromedp.DisableGPU,
+		chromedp.WindowSize(windowWidth, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	dir := t.TempDir()
+
+	t.Run("sample", func(t *testing.T) {
+		img := browse(t, allocCtx, dir, "html-report", sampleReport())
+		if h := img.Bounds().Dy(); h < 1500 {
+			t.Errorf("the page is %d px tall, want a full report (>= 1500 px)", h)
+		}
+		if n := distinctColours(img); n < 64 {
+			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		img := browse(t, allocCtx, dir, "html-report-interrupted", interruptedReport())
+		if n := distinctColours(img); n < 16 {
+			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
+		}
+	})
+}
+
+// browse writes r as name.html, loads it in a new tab of the browser, checks
+// that it loaded cleanly and fits the window, and returns its screenshot. It
+// keeps a second screenshot with every <details> open (command lines,
+// source, per-step metrics), opened by the test: the page has no script.
+func browse(t *testing.T, allocCtx context.Context, dir, name string, r *Report) image.Image {
+	t.Helper()
+	file := filepath.Join(dir, name+".html")
+	var page bytes.Buffer
+	if err := WriteHTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, page.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := "file://" + file
+
+	var mu sync.Mutex
+	var problems []string
+	report := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
+		// Runs in the tab's event loop: record, nothing more.
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				report("console error: %v", ev.Args)
+			}
+		case *runtime.EventExceptionThrown:
+			report("exception: %s", ev.ExceptionDetails.Text)
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				report("browser log error: %s %s", ev.Entry.Text, ev.Entry.URL)
+			}
+		case *network.EventLoadingFailed:
+			report("request failed: %s (%s)", ev.ErrorText, ev.Type)
+		case *network.EventRequestWillBeSent:
+			if ev.Request.URL != url {
+				report("request for %s", ev.Request.URL)
+			}
+		}
+	}))
+	defer cancelTab()
+
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("load %s: %v", url, err)
+	}
+	shot, err := chromedp.Run(tabCtx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img := keepScreenshot(t, dir, name+".png", shot)
+	if w := img.Bounds().Dx(); w != windowWidth {
+		t.Errorf("the page is %d px wide in a %d px window: something overflows", w, windowWidth)
+	}
+
+	open := "document.querySelectorAll('details').forEach(d => d.open = true); true"
+	if _, err := chromedp.Run(tabCtx, chromedp.Evaluate[bool](open)); err != nil {
+		t.Fatalf("open the details: %v", err)
+	}
+	shot, err = chromedp.Run(tabCtx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if w := keepScreenshot(t, dir, name+"-open.png", shot).Bounds().Dx(); w != windowWidth {
+		t.Errorf("with its details open, the page is %d px wide in a %d px window: something overflows", w, windowWidth)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	return img
+}
+
+// keepScreenshot writes a PNG screenshot to dir and to
+// $KWOKRUN_SCREENSHOT_DIR when set, and decodes it.
+func keepScreenshot(t *testing.T, dir, name string, shot []byte) image.Image {
+	t.Helper()
+	paths := []string{filepath.Join(dir, name)}
+	if d := os.Getenv("KWOKRUN_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Join(d, name))
+	}
+	for _, p := range paths {
+		if err := os.WriteFile(p, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("decode the screenshot %s: %v", name, err)
+	}
+	return img
+}
+
+func distinctColours(img image.Image) int {
+	seen := map[[3]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			seen[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+		}
+	}
+	return len(seen)
+}
