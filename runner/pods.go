@@ -36,8 +36,12 @@ func (r *runner) ensureNamespace(ctx context.Context, t *tally, ns string) error
 }
 
 func (a *actionCtx) createPods(ctx context.Context, c *plan.CreatePods) error {
+	ws := &waveState{create: c, pods: c.Count, replicas: map[string]int32{}}
+	for i := range c.Objects {
+		ws.replicas[objectName(c.Name, i)] = int32(c.ReplicasOf(i))
+	}
 	a.r.mu.Lock()
-	a.r.waves[c.Name] = &waveState{create: c, pods: c.Count}
+	a.r.waves[c.Name] = ws
 	a.r.mu.Unlock()
 	t := newTally()
 	if err := a.r.ensureNamespace(ctx, t, c.Namespace); err != nil {
@@ -106,6 +110,14 @@ func (a *actionCtx) scalePods(ctx context.Context, s *plan.ScalePods) error {
 	}
 	per := (s.Count + s.Objects - 1) / max(s.Objects, 1)
 	replicas := spread(s.Count, s.Objects, per)
+	// The wave asks for the new sizes from now on, so a wait in the same
+	// step does not finish on the old ones.
+	a.r.mu.Lock()
+	w.pods = s.Count
+	for i, n := range replicas {
+		w.replicas[objectName(s.Wave, i)] = int32(n)
+	}
+	a.r.mu.Unlock()
 	for i, n := range replicas {
 		a.record("scale %s %s/%s to %d", s.Kind, s.Namespace, objectName(s.Wave, i), n)
 	}
@@ -122,9 +134,6 @@ func (a *actionCtx) scalePods(ctx context.Context, s *plan.ScalePods) error {
 		}
 		return err
 	})
-	a.r.mu.Lock()
-	w.pods = s.Count
-	a.r.mu.Unlock()
 	a.finish(t, s.Rate, fmt.Sprintf("scaled %s of %s to %d pods in all", plural(int(t.ops.Load()), s.Kind), s.Wave, s.Count))
 	return err
 }

@@ -17,6 +17,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/runner/observe"
+	"github.com/kwok-run/kwok-run/runner/requests"
+	"github.com/kwok-run/kwok-run/runner/scrape"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -28,6 +31,9 @@ type Options struct {
 	Terminal bool
 	// RunDir receives the output of exec actions.
 	RunDir string
+	// ScrapeEvery is how often the components' metrics are read; default
+	// 2 s.
+	ScrapeEvery time.Duration
 }
 
 // Result is what the run did, step by step.
@@ -38,6 +44,13 @@ type Result struct {
 	// delete or disturb, in the order it chose. The same plan and seed give
 	// the same log.
 	Operations []string
+
+	// What the run measured, raw, for runner/measure: every object's
+	// stamps, every API request kwok-run sent, and the components' metrics.
+	// All times count from Start.
+	Observed observe.Records
+	Requests map[requests.Key][]requests.Sample
+	Scrape   scrape.Result
 }
 
 // StepResult is one step's outcome.
@@ -72,16 +85,16 @@ var (
 // Run plays the plan's steps against the cluster. The result is complete up
 // to where the run stopped, also when it returns an error.
 func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
-	r, err := newRunner(p, opts)
+	res := &Result{Start: time.Now()}
+	r, err := newRunner(p, opts, res.Start)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfrastructure, err)
 	}
-	res := &Result{Start: time.Now()}
 	defer func() {
 		res.End = time.Now()
 		res.Operations = r.ops.list()
 		r.stopBackground()
-		r.tracker.close()
+		r.stopMeasuring(res)
 	}()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, p.Scenario.Timeout.D(),
@@ -99,9 +112,18 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		}
 	}()
 
+	if err := r.startMeasuring(ctx); err != nil {
+		if ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		return res, fmt.Errorf("%w: %w", ErrInfrastructure, err)
+	}
 	for i, step := range p.Steps {
 		sr := r.step(ctx, i, step)
 		res.Steps = append(res.Steps, sr)
+		// The step's end is a boundary of every per-step measurement, so the
+		// components are read at it, also when the step failed.
+		r.scraper.Mark(context.WithoutCancel(ctx))
 		if sr.Err != nil {
 			// The scenario's timeout, a component that died, a background
 			// command that failed, or an interrupt, say why in the cause.
@@ -112,6 +134,40 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// startMeasuring starts the watches and the scraper before the first step,
+// so the first action's objects are seen from their creation.
+func (r *runner) startMeasuring(ctx context.Context) error {
+	t, err := startTracker(ctx, r.watchCS, r.recorder)
+	if err != nil {
+		return err
+	}
+	r.tracker = t
+	scrapeCtx, stop := context.WithCancel(context.Background())
+	r.stopScraper = stop
+	r.scraper.Mark(ctx)
+	r.scraperDone = make(chan struct{})
+	go func() {
+		defer close(r.scraperDone)
+		r.scraper.Run(scrapeCtx)
+	}()
+	return nil
+}
+
+// stopMeasuring ends the watches and the scraper and hands what they
+// recorded to the result.
+func (r *runner) stopMeasuring(res *Result) {
+	if r.tracker != nil {
+		r.tracker.close()
+	}
+	if r.stopScraper != nil {
+		r.stopScraper()
+		<-r.scraperDone
+	}
+	res.Observed = r.recorder.Records()
+	res.Requests = r.requests.Samples()
+	res.Scrape = r.scraper.Result()
 }
 
 type runner struct {
@@ -128,7 +184,15 @@ type runner struct {
 
 	namespaces sync.Map
 	mapper     *mapper
-	tracker    *tracker
+
+	// Measuring: watchCS has a connection of its own for the watches.
+	watchCS     kubernetes.Interface
+	tracker     *tracker
+	recorder    *observe.Recorder
+	requests    *requests.Recorder
+	scraper     *scrape.Scraper
+	stopScraper context.CancelFunc
+	scraperDone chan struct{}
 
 	bgMu             sync.Mutex
 	background       []*backgroundCmd
@@ -138,9 +202,12 @@ type runner struct {
 type waveState struct {
 	create *plan.CreatePods
 	pods   int // pods the wave should have now, after scaling
+	// replicas are what each workload of the wave is asked for now, by
+	// name: a wait must not take a copy from before the change for done.
+	replicas map[string]int32
 }
 
-func newRunner(p *plan.Plan, opts Options) (*runner, error) {
+func newRunner(p *plan.Plan, opts Options, start time.Time) (*runner, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", opts.Cluster.Kubeconfig())
 	if err != nil {
 		return nil, err
@@ -148,14 +215,26 @@ func newRunner(p *plan.Plan, opts Options) (*runner, error) {
 	// Actions pace themselves; the client must never be the limit.
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.UserAgent = "kwok-run"
+	watchCfg := rest.CopyConfig(cfg)
+	reqs := requests.New(start)
+	cfg.WrapTransport = reqs.Wrap
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	proto := rest.CopyConfig(cfg)
-	proto.ContentType = "application/vnd.kubernetes.protobuf"
-	proto.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	cs, err := kubernetes.NewForConfig(proto)
+	cs, err := kubernetes.NewForConfig(protobuf(cfg))
+	if err != nil {
+		return nil, err
+	}
+	// The measuring watches get a connection of their own (client-go shares
+	// a transport between equal configs, and compression is part of the
+	// key): multiplexed behind the runner's requests on one HTTP/2
+	// connection their events would queue, and the apiserver drops a
+	// watcher that does not keep up. Compressing loopback traffic would
+	// only cost CPU.
+	watchCfg.DisableCompression = true
+	watchCfg.UserAgent = "kwok-run/observe"
+	watchCS, err := kubernetes.NewForConfig(protobuf(watchCfg))
 	if err != nil {
 		return nil, err
 	}
@@ -163,13 +242,23 @@ func newRunner(p *plan.Plan, opts Options) (*runner, error) {
 		plan: p, opts: opts, cs: cs, dyn: dyn, cfg: cfg, ops: &opLog{},
 		pools: map[string]*poolNodes{}, waves: map[string]*waveState{},
 		backgroundFailed: make(chan error, 1),
+		watchCS:          watchCS, recorder: observe.NewRecorder(start), requests: reqs,
+		scraper: scrape.New(opts.Cluster, scrape.Options{Start: start, Every: opts.ScrapeEvery}),
 	}
 	r.mapper = newMapper(cs.Discovery())
-	r.tracker = newTracker(cs)
 	for _, pool := range p.Pools {
 		r.pools[pool.Name] = &poolNodes{pool: pool, live: map[string]int{}, notReady: map[string]bool{}}
 	}
 	return r, nil
+}
+
+// protobuf is cfg speaking protobuf, which costs the apiserver and kwok-run
+// less than JSON for the built-in kinds.
+func protobuf(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.ContentType = "application/vnd.kubernetes.protobuf"
+	c.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	return c
 }
 
 // step runs one step: its actions at once, then the rest of its duration.

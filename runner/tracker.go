@@ -10,64 +10,65 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/kwok-run/kwok-run/runner/observe"
 )
 
 // tracker keeps a watch-fed copy of the objects waits look at, stripped to
 // the fields they need: a wait over 10,000 pods then reads memory instead of
-// asking the apiserver to list them twice a second.
+// asking the apiserver to list them twice a second. Its informers list and
+// watch through the observing sources, so the same watch that feeds the
+// waits stamps every transition for the measurements.
 type tracker struct {
-	factory informers.SharedInformerFactory
-	stop    chan struct{}
-
-	mu     sync.Mutex
-	synced map[string]cache.SharedIndexInformer
+	informers map[string]cache.SharedIndexInformer
+	cancel    context.CancelFunc
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
-func newTracker(cs kubernetes.Interface) *tracker {
-	return &tracker{
-		factory: informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(strip)),
-		stop:    make(chan struct{}),
-		synced:  map[string]cache.SharedIndexInformer{},
-	}
-}
+// trackedKinds are the kinds the runner watches from before its first step.
+var trackedKinds = []string{observe.Pods, observe.Nodes, observe.Deployments, observe.Jobs}
 
-// informer returns the named kind's informer, started and synced.
-func (t *tracker) informer(ctx context.Context, kind string) (cache.SharedIndexInformer, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if inf, ok := t.synced[kind]; ok {
-		return inf, nil
+// startTracker starts one informer per tracked kind and returns once every
+// one has listed what exists.
+func startTracker(ctx context.Context, cs kubernetes.Interface, rec *observe.Recorder) (*tracker, error) {
+	srcCtx, cancel := context.WithCancel(context.Background())
+	t := &tracker{informers: map[string]cache.SharedIndexInformer{}, cancel: cancel, stop: make(chan struct{})}
+	var synced []cache.InformerSynced
+	for _, kind := range trackedKinds {
+		lw, obj, err := observe.ListWatch(cs, kind)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		inf := cache.NewSharedIndexInformerWithOptions(observe.NewSource(srcCtx, kind, rec, lw), obj, cache.SharedIndexInformerOptions{})
+		if err := inf.SetTransform(strip); err != nil {
+			t.close()
+			return nil, err
+		}
+		t.informers[kind] = inf
+		synced = append(synced, inf.HasSynced)
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			inf.Run(t.stop)
+		}()
 	}
-	var inf cache.SharedIndexInformer
-	switch kind {
-	case "pods":
-		inf = t.factory.Core().V1().Pods().Informer()
-	case "nodes":
-		inf = t.factory.Core().V1().Nodes().Informer()
-	case "deployments":
-		inf = t.factory.Apps().V1().Deployments().Informer()
-	case "jobs":
-		inf = t.factory.Batch().V1().Jobs().Informer()
-	default:
-		return nil, fmt.Errorf("nothing tracks %s", kind)
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		t.close()
+		return nil, fmt.Errorf("watch the cluster: %w", context.Cause(ctx))
 	}
-	t.factory.Start(t.stop)
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return nil, fmt.Errorf("watch %s: %w", kind, context.Cause(ctx))
-	}
-	t.synced[kind] = inf
-	return inf, nil
+	return t, nil
 }
 
 // list returns the tracked objects of a kind in namespace (all when empty)
 // that match the selector.
-func (t *tracker) list(ctx context.Context, kind, namespace string, selector map[string]string) ([]any, error) {
-	inf, err := t.informer(ctx, kind)
-	if err != nil {
-		return nil, err
+func (t *tracker) list(kind, namespace string, selector map[string]string) ([]any, error) {
+	inf, ok := t.informers[kind]
+	if !ok {
+		return nil, fmt.Errorf("nothing tracks %s", kind)
 	}
 	sel := labels.SelectorFromSet(selector)
 	var out []any
@@ -81,9 +82,12 @@ func (t *tracker) list(ctx context.Context, kind, namespace string, selector map
 	return out, nil
 }
 
+// close stops the informers and waits until their watches are closed, so
+// nothing is recorded after it returns.
 func (t *tracker) close() {
 	close(t.stop)
-	t.factory.Shutdown()
+	t.cancel()
+	t.wg.Wait()
 }
 
 // strip keeps what waits read of an object.

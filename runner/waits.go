@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/scenario"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
@@ -96,7 +97,7 @@ func (a *actionCtx) checkNodes(ctx context.Context, w *plan.Wait) (progressOf, e
 	if w.Pool != "" {
 		sel[PoolLabel] = w.Pool
 	}
-	nodes, err := a.r.tracker.list(ctx, "nodes", "", sel)
+	nodes, err := a.r.tracker.list("nodes", "", sel)
 	if err != nil {
 		return progressOf{}, err
 	}
@@ -145,7 +146,7 @@ func (a *actionCtx) waveSize(w *plan.Wait) int {
 }
 
 func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, error) {
-	pods, err := a.r.tracker.list(ctx, "pods", w.Namespace, w.Selector)
+	pods, err := a.r.tracker.list("pods", w.Namespace, w.Selector)
 	if err != nil {
 		return progressOf{}, err
 	}
@@ -195,7 +196,7 @@ func boolInt(b bool) int {
 }
 
 func (a *actionCtx) checkDeployments(ctx context.Context, w *plan.Wait) (progressOf, error) {
-	list, err := a.r.tracker.list(ctx, "deployments", w.Namespace, w.Selector)
+	list, err := a.r.tracker.list("deployments", w.Namespace, w.Selector)
 	if err != nil {
 		return progressOf{}, err
 	}
@@ -203,7 +204,7 @@ func (a *actionCtx) checkDeployments(ctx context.Context, w *plan.Wait) (progres
 	var replicas, available int32
 	for _, obj := range list {
 		d := obj.(*appsv1.Deployment)
-		if available := deploymentAvailable(d); available {
+		if observe.DeploymentAvailable(d) && a.asked(d) {
 			p.have++
 		}
 		replicas += ptrOr(d.Spec.Replicas, 1)
@@ -213,10 +214,17 @@ func (a *actionCtx) checkDeployments(ctx context.Context, w *plan.Wait) (progres
 	return p, nil
 }
 
-func deploymentAvailable(d *appsv1.Deployment) bool {
-	want := ptrOr(d.Spec.Replicas, 1)
-	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
-		d.Status.AvailableReplicas == want && d.Status.Replicas == want
+// asked reports whether the watched copy of a workload the runner made
+// already has the replicas the runner last asked for.
+func (a *actionCtx) asked(d *appsv1.Deployment) bool {
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	ws := a.r.waves[d.Labels[scenario.WaveLabel]]
+	if ws == nil {
+		return true
+	}
+	want, ok := ws.replicas[d.Labels[ObjectLabel]]
+	return !ok || ptrOr(d.Spec.Replicas, 1) == want
 }
 
 func ptrOr(p *int32, def int32) int32 {
@@ -227,7 +235,7 @@ func ptrOr(p *int32, def int32) int32 {
 }
 
 func (a *actionCtx) checkJobs(ctx context.Context, w *plan.Wait) (progressOf, error) {
-	list, err := a.r.tracker.list(ctx, "jobs", w.Namespace, w.Selector)
+	list, err := a.r.tracker.list("jobs", w.Namespace, w.Selector)
 	if err != nil {
 		return progressOf{}, err
 	}
