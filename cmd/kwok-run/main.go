@@ -16,7 +16,7 @@ import (
 func main() {
 	// SIGINT and SIGTERM cancel the context, so whatever runs tears down
 	// what it started; the exit code then says which signal it was.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	var got atomic.Int32
@@ -24,7 +24,7 @@ func main() {
 		sig := (<-signals).(syscall.Signal)
 		got.Store(int32(sig))
 		fmt.Fprintf(os.Stderr, "kwok-run: %s, stopping and cleaning up\n", sig)
-		cancel()
+		cancel(cli.Signal{Signal: sig})
 		for range signals {
 			fmt.Fprintln(os.Stderr, "kwok-run: still cleaning up, nearly done")
 		}

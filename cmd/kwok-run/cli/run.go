@@ -7,10 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,20 +18,29 @@ import (
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/local"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/reports"
 	"github.com/kwok-run/kwok-run/runner"
+	"github.com/kwok-run/kwok-run/runner/measure"
+	"github.com/kwok-run/kwok-run/runner/observe"
+	"github.com/kwok-run/kwok-run/scenario"
 )
 
 func newRun(s Streams) *cobra.Command {
 	var f clusterFlags
 	var out string
+	var noColor bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] FILE",
-		Short: "Play a scenario against a fresh control plane",
+		Short: "Play a scenario against a fresh control plane, measure it and check its assertions",
 		Long: `Run brings the scenario's cluster up, plays its steps in order (the actions
-of a step at the same time, each at its rate), prints what every step did,
-tears the cluster down and exits: 0 when every step succeeded, 1 when a step
-failed (a wait or a timeout), 3 when the cluster or the machine failed, 130 or
-143 when interrupted. "kwok-run FILE" means "kwok-run run FILE".`,
+of a step at the same time, each at its rate) while watching every pod, node,
+Deployment and Job and reading the components' metrics, tears the cluster
+down, checks the assertions and writes the results directory: report.json,
+summary.md, report.html, junit.xml, events.jsonl and the components' logs.
+It exits 0 when every step succeeded and every assertion held, 1 when an
+assertion or a step failed, 3 when the cluster or the machine failed, 130 or
+143 when interrupted; a partial report is written in every case.
+"kwok-run FILE" means "kwok-run run FILE".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			p, err := f.plan(s, args)
@@ -44,6 +52,11 @@ failed (a wait or a timeout), 3 when the cluster or the machine failed, 130 or
 			}
 			if out, err = filepath.Abs(out); err != nil {
 				return exit(ExitUsage, err)
+			}
+			// A results directory that cannot be written is found now, not
+			// after a run whose report would be lost.
+			if err := writable(out); err != nil {
+				return exit(ExitInfrastructure, fmt.Errorf("the results directory: %w", err))
 			}
 			r, err := f.resolver(s)
 			if err != nil {
@@ -60,110 +73,121 @@ failed (a wait or a timeout), 3 when the cluster or the machine failed, 130 or
 			})
 			if err != nil {
 				if ctx.Err() != nil {
-					return exit(ExitInterrupted, nil)
+					return exit(interruptedCode(ctx), errors.New("interrupted while the cluster started"))
 				}
 				return exit(ExitInfrastructure, err)
 			}
 			// Whatever happens from here, the cluster goes; a panic too.
+			downOnce := sync.OnceValue(func() error { return cluster.Down(context.Background()) })
 			defer func() {
 				if rec := recover(); rec != nil {
-					cluster.Down(context.Background())
+					downOnce()
 					panic(rec)
-				}
-				if derr := cluster.Down(context.Background()); derr != nil && err == nil {
-					err = exit(ExitInfrastructure, fmt.Errorf("tear down: %w", derr))
 				}
 			}()
 			res, runErr := runner.Run(ctx, p, runner.Options{
 				Cluster: cluster, Log: s.Err, Terminal: isTerminal(s.Err), RunDir: out,
 			})
+			components := cluster.Components()
+			downErr := downOnce()
+
+			rep := measure.Report(p, res, components, version())
+			rep.Outcome = outcome(ctx, runErr, downErr, rep)
+			writeErr := reports.Write(out, rep)
 			if res != nil {
-				writeOutcome(s.Out, res)
+				writeErr = errors.Join(writeErr, writeEvents(out, res))
 			}
-			writeSelf(s.Out)
+			reports.WriteTerminal(s.Out, rep, !noColor && isTerminal(s.Out))
 			fmt.Fprintf(s.Out, "results in %s\n", out)
-			switch {
-			case runErr == nil:
-				return nil
-			case ctx.Err() != nil:
-				return exit(ExitInterrupted, errors.New("interrupted"))
-			case errors.Is(runErr, runner.ErrInfrastructure):
-				return exit(ExitInfrastructure, runErr)
-			default:
-				return exit(ExitFailed, runErr)
+			if writeErr != nil {
+				fmt.Fprintf(s.Err, "kwok-run: writing the results: %s\n", writeErr)
 			}
+			if rep.Outcome.ExitCode == ExitOK {
+				return nil
+			}
+			return exit(rep.Outcome.ExitCode, nil)
 		},
 	}
 	f.register(cmd.Flags())
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "let the scenario's exec actions run commands on this machine")
 	cmd.Flags().StringVar(&out, "out", "", "the results directory (default results/<scenario>-<UTC time>)")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "print the summary without colours")
 	return cmd
+}
+
+// outcome decides how the run ended and its exit code: an interrupt or a
+// broken cluster first, then a step that failed, then the assertions.
+func outcome(ctx context.Context, runErr, downErr error, rep *reports.Report) reports.Outcome {
+	o := reports.Outcome{Status: reports.Passed, ExitCode: ExitOK}
+	stoppedIn := func() string {
+		for _, st := range rep.Steps {
+			if st.Status != reports.StepPassed {
+				return st.Name
+			}
+		}
+		return ""
+	}
+	switch {
+	case ctx.Err() != nil:
+		return reports.Outcome{Status: reports.Interrupted, ExitCode: interruptedCode(ctx), Error: "interrupted", StoppedIn: stoppedIn()}
+	case errors.Is(runErr, runner.ErrInfrastructure):
+		return reports.Outcome{Status: reports.Broken, ExitCode: ExitInfrastructure, Error: runErr.Error(), StoppedIn: stoppedIn()}
+	case runErr != nil:
+		o = reports.Outcome{Status: reports.Failed, ExitCode: ExitFailed, Error: runErr.Error(), StoppedIn: stoppedIn()}
+	}
+	var failed []string
+	for _, a := range rep.Assertions {
+		if a.Severity == scenario.SeverityError && !(a.Evaluated && a.Passed) {
+			failed = append(failed, a.Name)
+		}
+	}
+	if len(failed) > 0 && o.Status == reports.Passed {
+		o = reports.Outcome{Status: reports.Failed, ExitCode: ExitFailed,
+			Error: fmt.Sprintf("%d assertion(s) failed: %s", len(failed), strings.Join(failed, ", "))}
+	}
+	if downErr != nil && o.Status == reports.Passed {
+		o = reports.Outcome{Status: reports.Broken, ExitCode: ExitInfrastructure, Error: "tear down: " + downErr.Error()}
+	}
+	return o
+}
+
+// interruptedCode is the exit code of the signal that cancelled ctx.
+func interruptedCode(ctx context.Context) int {
+	var sig Signal
+	if errors.As(context.Cause(ctx), &sig) {
+		return 128 + int(sig.Signal)
+	}
+	return ExitInterrupted
+}
+
+// Signal is the cause main gives the context it cancels on a signal.
+type Signal struct{ syscall.Signal }
+
+func (s Signal) Error() string { return "received " + s.Signal.String() }
+
+func writeEvents(dir string, res *runner.Result) error {
+	f, err := os.Create(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		return err
+	}
+	return errors.Join(observe.WriteJSONL(f, res.Observed), f.Close())
+}
+
+// writable creates dir and checks a file can be written in it.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// writeOutcome prints what each step did, a line per action.
-func writeOutcome(w io.Writer, res *runner.Result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, st := range res.Steps {
-		status := "ok"
-		if st.Err != nil {
-			status = "FAILED"
-		}
-		fmt.Fprintf(tw, "step %s\t%s, %s\n", st.Name, status, st.End.Sub(st.Start).Round(10*time.Millisecond))
-		for _, a := range st.Actions {
-			line := a.Summary
-			if a.Achieved > 0 {
-				line += fmt.Sprintf(", %.1f/s", a.Achieved)
-				if a.Asked > 0 {
-					line += fmt.Sprintf(" (asked %.4g/s", a.Asked)
-					if a.Achieved < 0.98*a.Asked {
-						line += "; the cluster did not keep up"
-					}
-					line += ")"
-				}
-			}
-			if len(a.Errors) > 0 {
-				line += "; failed requests: " + errorList(a.Errors)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\n", a.Kind, line)
-		}
-		if st.Err != nil {
-			fmt.Fprintf(tw, "  error\t%s\n", oneLine(st.Err.Error()))
-		}
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "run took %s\n", res.End.Sub(res.Start).Round(10*time.Millisecond))
-}
-
-// writeSelf says what kwok-run itself cost: the budget its overhead is
-// judged against (the control plane's own processes are not counted).
-func writeSelf(w io.Writer) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return
-	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	fmt.Fprintf(w, "kwok-run used %.1f CPU-seconds, peak RSS %d MiB\n", cpu.Seconds(), ru.Maxrss/1024)
-}
-
-func errorList(m map[string]int) string {
-	codes := make([]string, 0, len(m))
-	for c := range m {
-		codes = append(codes, c)
-	}
-	sort.Strings(codes)
-	parts := make([]string, len(codes))
-	for i, c := range codes {
-		parts[i] = fmt.Sprintf("%s ×%d", c, m[c])
-	}
-	return strings.Join(parts, ", ")
-}
-
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
