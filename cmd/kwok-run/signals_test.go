@@ -14,6 +14,7 @@ import (
 
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/reports"
 )
 
 // Ctrl-C (and SIGTERM) while kwok-run brings a cluster up: the exit code
@@ -57,7 +58,8 @@ func TestSignalDuringStartUp(t *testing.T) {
 }
 
 // Ctrl-C during a run: the steps stop, the cluster goes, the exit code is
-// 130 and the outcome so far is printed.
+// 130, and the outcome so far is printed and written as a partial report
+// that says where the run stopped.
 func TestSignalDuringARun(t *testing.T) {
 	binariestest.Cached(t)
 	dir := t.TempDir()
@@ -102,8 +104,15 @@ step "forever" {
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("want exit 130, got %v\n%s\n%s", err, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "step nodes") {
+	if !strings.Contains(stdout.String(), "long: interrupted (exit 130)") || !strings.Contains(stdout.String(), "created 5 of 5 nodes") {
 		t.Errorf("the outcome so far was not printed:\n%s", stdout.String())
+	}
+	rep, err := reports.Read(filepath.Join(dir, "results"))
+	if err != nil {
+		t.Fatalf("no partial report: %v", err)
+	}
+	if rep.Outcome.Status != reports.Interrupted || rep.Outcome.ExitCode != 130 || rep.Outcome.StoppedIn != "forever" || rep.Metrics["nodes_created"] != 5 {
+		t.Errorf("partial report: outcome %+v, nodes created %v", rep.Outcome, rep.Metrics["nodes_created"])
 	}
 	reg := &registry.Registry{Dir: filepath.Join(state, "kwok-run")}
 	if entries, _ := reg.List(); len(entries) != 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/reports"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -315,8 +316,8 @@ func zombie(pid int) bool {
 	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
 }
 
-// kwok-run FILE runs the scenario, prints every step, tears the cluster down
-// and keeps the logs.
+// kwok-run FILE runs the scenario, prints the summary, tears the cluster
+// down, and writes the results: report, renderings, raw stamps and logs.
 func TestRunQuickstart(t *testing.T) {
 	binariestest.Cached(t)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
@@ -326,13 +327,30 @@ func TestRunQuickstart(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
 	}
-	for _, want := range []string{"step nodes", "created 10 of 10 nodes of workers", "pods_running: 20 of 20", "step scale-down", "results in " + out} {
+	for _, want := range []string{"quickstart: passed", "created 10 of 10 nodes of workers", "pods_running: 20 of 20", "scale-down",
+		"pod_startup_latency", "✓  pods start within 5s at p99", "results in " + out} {
 		if !strings.Contains(r.out, want) {
-			t.Errorf("the outcome lacks %q:\n%s", want, r.out)
+			t.Errorf("the summary lacks %q:\n%s", want, r.out)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(out, "logs", "apiserver.log")); err != nil {
-		t.Errorf("the run's logs are not kept: %v", err)
+	for _, f := range []string{"logs/apiserver.log", "report.json", "summary.md", "report.html", "junit.xml", "events.jsonl"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s is not in the results: %v", f, err)
+		}
+	}
+	rep, err := reports.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcome.Status != reports.Passed || rep.Metrics["pods_created"] != 20 || rep.Metrics["nodes_ready"] != 10 {
+		t.Errorf("report: outcome %+v, pods created %v, nodes ready %v", rep.Outcome, rep.Metrics["pods_created"], rep.Metrics["nodes_ready"])
+	}
+	if rep.Scenario.Source == "" || len(rep.Cluster.Components) != 5 || rep.Cluster.Components[1].SHA256 == "" {
+		t.Errorf("the report cannot reproduce the run: source %d bytes, components %+v", len(rep.Scenario.Source), rep.Cluster.Components)
+	}
+	events, _ := os.ReadFile(filepath.Join(out, "events.jsonl"))
+	if n := strings.Count(string(events), `"kind":"pod"`); n != 20 {
+		t.Errorf("events.jsonl holds %d pods, want 20", n)
 	}
 	reg, _ := registry.Default()
 	if entries, _ := reg.List(); len(entries) != 0 {
@@ -359,9 +377,54 @@ func TestRunExitCodes(t *testing.T) {
 	if r := run(t, "", "run", withExec, "--allow-exec", "--out", filepath.Join(dir, "r2")); r.code != ExitOK {
 		t.Errorf("exec with --allow-exec: exit %d, %s", r.code, r.errOut)
 	}
-	stuck := write("stuck.hcl", "scenario \"s\" {}\nstep \"s\" {\n  wait \"pods_running\" {\n    namespace = \"none\"\n    timeout   = \"1s\"\n  }\n}\n")
+	stuck := write("stuck.hcl", "scenario \"s\" {}\nstep \"s\" {\n  wait \"pods_running\" {\n    namespace = \"none\"\n    timeout   = \"1s\"\n  }\n}\nstep \"never\" {\n  sleep {\n    duration = \"1s\"\n  }\n}\n")
 	r := run(t, "", stuck, "--out", filepath.Join(dir, "r3"))
-	if r.code != ExitFailed || !strings.Contains(r.out, "FAILED") || !strings.Contains(r.errOut, "timed out") {
+	if r.code != ExitFailed || !strings.Contains(r.out, "failed") || !strings.Contains(r.out, "timed out") {
 		t.Errorf("a wait that times out: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+	if rep, err := reports.Read(filepath.Join(dir, "r3")); err != nil || rep.Outcome.StoppedIn != "s" || rep.Steps[1].Status != reports.StepNotRun {
+		t.Errorf("the report of a failed step should say where it stopped: %v %+v", err, rep)
+	}
+	// A run whose steps succeed but whose assertions do not: exit 1, the
+	// failed one and the one that could not be evaluated both named.
+	slow := write("assert.hcl", `scenario "a" {}
+node_pool "n" {
+  count = 2
+}
+step "nodes" {
+  create_nodes {
+    pool = "n"
+  }
+  wait "nodes_ready" {
+    pool = "n"
+  }
+}
+assert "impossible" {
+  condition = metrics.node_ready_latency.max < 0
+}
+assert "jobs" {
+  condition = metrics.job_completion_latency.p50 < 10
+}
+assert "only a warning" {
+  condition = metrics.nodes_created > 100
+  severity  = "warning"
+}
+`)
+	r = run(t, "", slow, "--out", filepath.Join(dir, "r4"))
+	if r.code != ExitFailed || !strings.Contains(r.out, "2 assertion(s) failed: impossible, jobs") {
+		t.Errorf("failed assertions: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+	rep, err := reports.Read(filepath.Join(dir, "r4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range rep.Assertions {
+		if a.Name == "jobs" && (a.Evaluated || !strings.Contains(a.Message, "not measured")) {
+			t.Errorf("an assertion on a metric without samples: %+v", a)
+		}
+	}
+	junit, _ := os.ReadFile(filepath.Join(dir, "r4", "junit.xml"))
+	if !strings.Contains(string(junit), `failures="2"`) {
+		t.Errorf("junit.xml should count two failures:\n%s", junit)
 	}
 }
