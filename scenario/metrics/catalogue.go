@@ -98,15 +98,15 @@ var catalogue = []Metric{
 	{Name: "job_completion_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
 		Description: "Job created until Complete."},
 	{Name: "simulator_lag", Unit: Seconds, Better: Lower, Stats: SampleStats,
-		Description: "Measured pod_running_latency minus the delay pod_lifecycle asked for: time the pod spent queued in KWOK. Large values mean the simulator, not the control plane, is the bottleneck."},
+		Description: "Measured pod_running_latency beyond the longest delay the pod_lifecycle in force could draw (ready_after + jitter; none for KWOK's default stages), floored at 0: time the pod spent queued in KWOK. Large values mean the simulator, not the control plane, is the bottleneck."},
 
 	// Throughput, in 1 s windows while the step's actions run.
 	{Name: "scheduling_throughput", Unit: PerSecond, Better: Higher, Stats: SampleStats,
-		Description: "Pods bound per 1 s window."},
+		Description: "Pods bound per 1 s window, from the first binding of the run or step to the last."},
 	{Name: "pod_creation_throughput", Unit: PerSecond, Better: Higher, Stats: SampleStats,
-		Description: "Pods created per 1 s window, by kwok-run and by controllers."},
+		Description: "Pods created per 1 s window (by kwok-run and by controllers), from the first creation to the last."},
 	{Name: "node_creation_throughput", Unit: PerSecond, Better: Higher, Stats: SampleStats,
-		Description: "Nodes created per 1 s window."},
+		Description: "Nodes created per 1 s window, from the first creation to the last."},
 
 	// API latency.
 	{Name: "api_request_latency", Unit: Seconds, Better: Lower, Stats: SampleStats, Dimensions: verbAndResource,
@@ -131,11 +131,11 @@ var catalogue = []Metric{
 	{Name: "nodes_not_ready", Unit: Count, Better: Lower, Description: "Nodes not Ready at the end."},
 	{Name: "nodes_deleted", Unit: Count, Better: Neither, Description: "Nodes gone after a deletion."},
 	{Name: "stored_objects", Unit: Count, Better: Neither, Dimensions: []Dimension{{Name: "resource"}},
-		Description: "Peak number of objects stored, by resource (apiserver_storage_objects)."},
+		Description: "Peak number of objects stored, by resource (the apiserver's apiserver_resource_objects, counted every 5 s; a resource never counted above 0 is left out)."},
 
 	// Measurement health: a run that lost data says so.
-	{Name: "watch_restarts", Unit: Count, Better: Lower, Description: "Times a measuring watch was re-established."},
-	{Name: "missed_transitions", Unit: Count, Better: Lower, Description: "Lifecycle transitions that could not be timed (an object was created and gone while a watch was down)."},
+	{Name: "watch_restarts", Unit: Count, Better: Lower, Description: "Times a measuring watch ended and was resumed from where it stopped."},
+	{Name: "missed_transitions", Unit: Count, Better: Lower, Description: "Lifecycle transitions that happened but could not be timed: seen only after a watch was down for more than 50 ms or in a relist, or implied by a later state. They are counted here and left out of every latency."},
 
 	// Resources used.
 	{Name: "component_cpu_seconds", Unit: Seconds, Better: Lower, Dimensions: component,
