@@ -1,15 +1,20 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/pprof/profile"
 
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
@@ -169,4 +174,79 @@ step "pods" {
 	b.ReportMetric(cpu/n, "cpu-s-kwok-run-10k-pods")
 	b.ReportMetric(rss/n, "MiB-rss-growth-10k-pods")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkMeasurementCPU creates 10,000 pods asked at 500/s onto 200 nodes
+// under a CPU profile, and reports what the measurements (the labelled
+// watches, informers and scrapes) cost: as a share of one core over the
+// step, and as a share of kwok-run's own CPU.
+func BenchmarkMeasurementCPU(b *testing.B) {
+	src := `
+scenario "overhead" {
+  timeout = "10m"
+}
+node_pool "n" {
+  count    = 200
+  capacity = { pods = 100 }
+}
+step "nodes" {
+  create_nodes {
+    pool = "n"
+    rate = 200
+  }
+  wait "nodes_ready" {
+    pool = "n"
+  }
+}
+step "pods" {
+  create_pods "p" {
+    namespace   = "load"
+    count       = 10000
+    rate        = 500
+    parallelism = 100
+  }
+}
+`
+	var corePct, sharePct, achieved float64
+	for i := 0; i < b.N; i++ {
+		p := benchPlan(b, src)
+		c := benchCluster(b, p)
+		var prof bytes.Buffer
+		if err := pprof.StartCPUProfile(&prof); err != nil {
+			b.Fatal(err)
+		}
+		res, err := Run(context.Background(), p, Options{Cluster: c})
+		pprof.StopCPUProfile()
+		c.Down(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		measured, total := labelledCPU(b, &prof, "kwok-run", "measure")
+		took := res.End.Sub(res.Start)
+		corePct += 100 * measured.Seconds() / took.Seconds()
+		sharePct += 100 * measured.Seconds() / total.Seconds()
+		achieved += res.Steps[1].Actions[0].Achieved
+	}
+	n := float64(b.N)
+	b.ReportMetric(corePct/n, "%-core-measuring")
+	b.ReportMetric(sharePct/n, "%-of-kwok-run-cpu-measuring")
+	b.ReportMetric(achieved/n, "pods/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// labelledCPU sums a CPU profile's samples: those with the label, and all.
+func labelledCPU(b *testing.B, raw *bytes.Buffer, key, value string) (labelled, total time.Duration) {
+	prof, err := profile.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu := len(prof.SampleType) - 1 // cpu nanoseconds come last
+	for _, s := range prof.Sample {
+		d := time.Duration(s.Value[cpu])
+		total += d
+		if slices.Contains(s.Label[key], value) {
+			labelled += d
+		}
+	}
+	return labelled, total
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -123,7 +124,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		res.Steps = append(res.Steps, sr)
 		// The step's end is a boundary of every per-step measurement, so the
 		// components are read at it, also when the step failed.
-		r.scraper.Mark(context.WithoutCancel(ctx))
+		r.mark(context.WithoutCancel(ctx))
 		if sr.Err != nil {
 			// The scenario's timeout, a component that died, a background
 			// command that failed, or an interrupt, say why in the cause.
@@ -136,23 +137,33 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// measuring labels everything the measurements run, and the goroutines
+// they start, so a CPU profile of kwok-run says what measuring costs
+// (`make bench` reports it; `go tool pprof -tagfocus kwok-run=measure`).
+var measuring = pprof.Labels("kwok-run", "measure")
+
 // startMeasuring starts the watches and the scraper before the first step,
 // so the first action's objects are seen from their creation.
-func (r *runner) startMeasuring(ctx context.Context) error {
-	t, err := startTracker(ctx, r.watchCS, r.recorder)
-	if err != nil {
-		return err
-	}
-	r.tracker = t
-	scrapeCtx, stop := context.WithCancel(context.Background())
-	r.stopScraper = stop
-	r.scraper.Mark(ctx)
-	r.scraperDone = make(chan struct{})
-	go func() {
-		defer close(r.scraperDone)
-		r.scraper.Run(scrapeCtx)
-	}()
-	return nil
+func (r *runner) startMeasuring(ctx context.Context) (err error) {
+	pprof.Do(ctx, measuring, func(ctx context.Context) {
+		if r.tracker, err = startTracker(ctx, r.watchCS, r.recorder); err != nil {
+			return
+		}
+		scrapeCtx, stop := context.WithCancel(context.Background())
+		r.stopScraper = stop
+		r.scraper.Mark(ctx)
+		r.scraperDone = make(chan struct{})
+		go func() {
+			defer close(r.scraperDone)
+			r.scraper.Run(scrapeCtx)
+		}()
+	})
+	return err
+}
+
+// mark reads the components at a step boundary.
+func (r *runner) mark(ctx context.Context) {
+	pprof.Do(ctx, measuring, r.scraper.Mark)
 }
 
 // stopMeasuring ends the watches and the scraper and hands what they
