@@ -179,7 +179,8 @@ step "pods" {
 // BenchmarkMeasurementCPU creates 10,000 pods asked at 500/s onto 200 nodes
 // under a CPU profile, and reports what the measurements (the labelled
 // watches, informers and scrapes) cost: as a share of one core over the
-// step, and as a share of kwok-run's own CPU.
+// step, and as a share of kwok-run's own CPU. KWOKRUN_PROFILE_DIR keeps the
+// profiles, for `go tool pprof -tagfocus kwok-run=measure`.
 func BenchmarkMeasurementCPU(b *testing.B) {
 	src := `
 scenario "overhead" {
@@ -220,6 +221,9 @@ step "pods" {
 		c.Down(context.Background())
 		if err != nil {
 			b.Fatal(err)
+		}
+		if dir := os.Getenv("KWOKRUN_PROFILE_DIR"); dir != "" {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("measurement-cpu-%d.pprof", i)), prof.Bytes(), 0o644)
 		}
 		measured, total := labelledCPU(b, &prof, "kwok-run", "measure")
 		took := res.End.Sub(res.Start)
