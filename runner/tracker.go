@@ -43,7 +43,7 @@ func startTracker(ctx context.Context, cs kubernetes.Interface, rec *observe.Rec
 			t.close()
 			return nil, err
 		}
-		inf := cache.NewSharedIndexInformerWithOptions(observe.NewSource(srcCtx, kind, rec, lw), obj, cache.SharedIndexInformerOptions{})
+		inf := cache.NewSharedIndexInformerWithOptions(observe.NewSource(srcCtx, kind, rec, lw, obj), obj, cache.SharedIndexInformerOptions{})
 		if err := inf.SetTransform(strip); err != nil {
 			t.close()
 			return nil, err

@@ -374,15 +374,17 @@ func (r *Recorder) job(typ watch.EventType, j *batchv1.Job, at time.Duration, or
 }
 
 // sweep ends every object of kind that a complete relist no longer shows:
-// it went while the watch was down.
-func (r *Recorder) sweep(kind string, seen map[objKey]bool, at time.Duration) {
+// it went while the watch was down. It returns their keys.
+func (r *Recorder) sweep(kind string, seen map[objKey]bool, at time.Duration) []objKey {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.watch(kind).Relists++
+	var gone []objKey
 	switch kind {
 	case Pods:
 		for k, rec := range r.pods {
 			if !seen[k] {
+				gone = append(gone, k)
 				delete(r.pods, k)
 				if !rec.Preexisting {
 					r.podStamp(rec, PodDeleting, at, false)
@@ -392,7 +394,8 @@ func (r *Recorder) sweep(kind string, seen map[objKey]bool, at time.Duration) {
 		}
 	case Nodes:
 		for name, rec := range r.nodes {
-			if !seen[objKey{name: name}] {
+			if k := (objKey{name: name}); !seen[k] {
+				gone = append(gone, k)
 				delete(r.nodes, name)
 				if !rec.Preexisting {
 					r.nodeStamp(rec, NodeDeleting, at, false)
@@ -403,14 +406,17 @@ func (r *Recorder) sweep(kind string, seen map[objKey]bool, at time.Duration) {
 	case Deployments:
 		for k := range r.deployments {
 			if !seen[k] {
+				gone = append(gone, k)
 				delete(r.deployments, k)
 			}
 		}
 	case Jobs:
 		for k := range r.jobs {
 			if !seen[k] {
+				gone = append(gone, k)
 				delete(r.jobs, k)
 			}
 		}
 	}
+	return gone
 }

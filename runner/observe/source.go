@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -22,13 +23,17 @@ import (
 //
 // A watch that ends is resumed here, from the last resourceVersion seen,
 // instead of by the informer: client-go's reflector answers a watch that
-// closes early with a back-off and a relist, which loses timings. Only a
-// resourceVersion too old to resume from (410) goes back to the reflector,
-// which relists; the relist then says which objects changed or went meanwhile.
+// closes early with a back-off and a relist, which loses timings. When the
+// resourceVersion is too old to resume from (410: the apiserver restarted),
+// the Source relists at once and watches on from the list, handing the
+// informer what changed as events; what the list shows changed or gone is
+// recorded, untimed.
 type Source struct {
 	kind string
 	rec  *Recorder
 	lw   cache.ListerWatcherWithContext
+	// example is an empty object of kind, for the deletions a relist finds.
+	example runtime.Object
 	// ctx ends when the run's observation ends.
 	ctx context.Context
 
@@ -39,8 +44,8 @@ type Source struct {
 
 // NewSource returns the source of kind, listing and watching through lw
 // until ctx ends.
-func NewSource(ctx context.Context, kind string, rec *Recorder, lw cache.ListerWatcherWithContext) *Source {
-	return &Source{kind: kind, rec: rec, lw: lw, ctx: ctx}
+func NewSource(ctx context.Context, kind string, rec *Recorder, lw cache.ListerWatcherWithContext, example runtime.Object) *Source {
+	return &Source{kind: kind, rec: rec, lw: lw, ctx: ctx, example: example}
 }
 
 var (
@@ -71,11 +76,7 @@ func (s *Source) ListWithContext(ctx context.Context, opts metav1.ListOptions) (
 	}
 	at := s.rec.Since()
 	s.rec.track(s.kind)
-	items, err := meta.ExtractList(obj)
-	if err != nil {
-		return nil, err
-	}
-	lm, err := meta.ListAccessor(obj)
+	items, lm, err := listed(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -208,61 +209,83 @@ func (w *resumingWatch) forward() {
 	}
 }
 
+// stamped is an event and when it arrived.
+type stamped struct {
+	ev watch.Event
+	at time.Duration
+}
+
 // receive reads one watch after another from the last resourceVersion seen.
 func (w *resumingWatch) receive(ctx context.Context, cur watch.Interface, opts metav1.ListOptions) {
 	defer w.end()
-	rv := opts.ResourceVersion
-	// Events up to replayUntil were sent again after a long gap: they
-	// happened while no watch was open.
-	var replayUntil uint64
+	r := &replay{rv: opts.ResourceVersion}
+	// After a long gap, the current resourceVersion is read while the new
+	// watch is already being read (the apiserver closes a watcher whose
+	// ten-event buffer stays full); events wait in held until it is known.
+	var boundary <-chan uint64
+	var held []stamped
 	for {
-		for ev := range cur.ResultChan() {
-			at := w.s.rec.Since()
-			switch ev.Type {
-			case watch.Error:
-				if expired(ev.Object) {
-					w.push(ev)
-					cur.Stop()
-					return
+		tooOld := false
+		events := cur.ResultChan()
+	read:
+		for {
+			select {
+			case until := <-boundary:
+				boundary, r.until = nil, until
+				for _, h := range held {
+					w.deliver(h, r)
 				}
-				// Any other error: resume below.
-				continue
-			case watch.Bookmark:
-				rv = resourceVersion(ev.Object, rv)
-				w.push(ev)
-				continue
-			}
-			rv = resourceVersion(ev.Object, rv)
-			origin := Live
-			if replayUntil > 0 {
-				if n, err := strconv.ParseUint(rv, 10, 64); err != nil || n <= replayUntil {
-					origin = Replayed
-				} else {
-					replayUntil = 0
+				held = nil
+				if until == math.MaxUint64 {
+					r.until = 0
+				}
+			case ev, ok := <-events:
+				if !ok {
+					break read
+				}
+				h := stamped{ev, w.s.rec.Since()}
+				switch {
+				case ev.Type == watch.Error:
+					// The apiserver ends the watch after an error: resume
+					// below, or relist when it is too old to resume.
+					tooOld = tooOld || expired(ev.Object)
+				case boundary != nil:
+					held = append(held, h)
+				default:
+					w.deliver(h, r)
 				}
 			}
-			w.s.rec.observe(w.s.kind, ev.Type, ev.Object, at, origin)
-			w.push(ev)
 		}
 		cur.Stop()
+		// Whatever is still held arrived after a gap with no boundary
+		// known: on the safe side, all of it was replayed.
+		if len(held) > 0 {
+			r.until = math.MaxUint64
+			for _, h := range held {
+				w.deliver(h, r)
+			}
+			held, boundary, r.until = nil, nil, 0
+		}
 		if w.stopped() || ctx.Err() != nil {
 			return
 		}
 		gapStart := w.s.rec.Since()
-		next, until, err := w.resume(ctx, opts, rv)
+		var next watch.Interface
+		var err error
+		if !tooOld {
+			next, err = w.resume(ctx, opts, r.rv)
+		}
+		relisted := tooOld || apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
+		if relisted {
+			next, r.rv, err = w.relist(ctx, opts)
+		}
 		if err != nil {
-			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-				w.push(watch.Event{Type: watch.Error, Object: &metav1.Status{
-					Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: err.Error(),
-				}})
-			}
 			return
 		}
 		gap := w.s.rec.Since() - gapStart
 		w.s.rec.resumed(w.s.kind, gap)
-		replayUntil = 0
-		if gap > ExactGap {
-			replayUntil = until
+		if gap > ExactGap && !relisted {
+			boundary = w.boundary(ctx)
 		}
 		w.mu.Lock()
 		w.current = next
@@ -275,33 +298,123 @@ func (w *resumingWatch) receive(ctx context.Context, cur watch.Interface, opts m
 	}
 }
 
-// resume opens the next watch from rv, retrying every retryEvery (up to a
-// second after repeated failures) while the apiserver is unreachable. It
-// first reads the current resourceVersion, so the events the new watch
-// replays can be told apart from new ones.
-func (w *resumingWatch) resume(ctx context.Context, opts metav1.ListOptions, rv string) (watch.Interface, uint64, error) {
+// replay tells replayed events from new ones: those up to until (set after
+// a long gap) happened while no watch was open.
+type replay struct {
+	rv    string
+	until uint64
+}
+
+// deliver records an event with its origin and hands it to the informer.
+func (w *resumingWatch) deliver(h stamped, r *replay) {
+	r.rv = resourceVersion(h.ev.Object, r.rv)
+	if h.ev.Type == watch.Bookmark {
+		w.push(h.ev)
+		return
+	}
+	origin := Live
+	if r.until > 0 {
+		if n, err := strconv.ParseUint(r.rv, 10, 64); err != nil || n <= r.until {
+			origin = Replayed
+		} else {
+			r.until = 0
+		}
+	}
+	w.s.rec.observe(w.s.kind, h.ev.Type, h.ev.Object, h.at, origin)
+	w.push(h.ev)
+}
+
+// boundary reads the cluster's resourceVersion now; if it cannot, every
+// event held so far counts as replayed.
+func (w *resumingWatch) boundary(ctx context.Context) <-chan uint64 {
+	ch := make(chan uint64, 1)
+	go func() {
+		v, err := w.currentVersion(ctx)
+		if err != nil {
+			v = math.MaxUint64
+		}
+		ch <- v
+	}()
+	return ch
+}
+
+// relist lists kind now, records what changed or went while no watch was
+// open, hands the informer the same as events (so its copy is right without
+// a relist of its own, which would wait out the reflector's back-off), and
+// watches on from the list.
+func (w *resumingWatch) relist(ctx context.Context, opts metav1.ListOptions) (watch.Interface, string, error) {
+	for {
+		obj, err := w.s.lw.ListWithContext(ctx, metav1.ListOptions{})
+		if err == nil {
+			items, lm, err := listed(obj)
+			if err != nil {
+				return nil, "", err
+			}
+			at := w.s.rec.Since()
+			seen := map[objKey]bool{}
+			for _, it := range items {
+				if m, err := meta.Accessor(it); err == nil {
+					seen[objKey{m.GetNamespace(), m.GetName()}] = true
+				}
+				w.s.rec.observe(w.s.kind, watch.Modified, it, at, Relisted)
+				w.push(watch.Event{Type: watch.Modified, Object: it})
+			}
+			for _, k := range w.s.rec.sweep(w.s.kind, seen, at) {
+				gone := w.s.example.DeepCopyObject()
+				if m, err := meta.Accessor(gone); err == nil {
+					m.SetNamespace(k.ns)
+					m.SetName(k.name)
+				}
+				w.push(watch.Event{Type: watch.Deleted, Object: gone})
+			}
+			rv := lm.GetResourceVersion()
+			opts.ResourceVersion = rv
+			next, err := w.s.lw.WatchWithContext(ctx, opts)
+			if err == nil {
+				return next, rv, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-w.stop:
+			return nil, "", errors.New("stopped")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func listed(obj runtime.Object) ([]runtime.Object, metav1.ListInterface, error) {
+	items, err := meta.ExtractList(obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	lm, err := meta.ListAccessor(obj)
+	return items, lm, err
+}
+
+// resume opens the next watch from rv, retrying every 100 ms (up to a
+// second after repeated refusals) while the apiserver is unreachable.
+func (w *resumingWatch) resume(ctx context.Context, opts metav1.ListOptions, rv string) (watch.Interface, error) {
 	const retryEvery = 100 * time.Millisecond
 	backoff := retryEvery
+	opts.ResourceVersion = rv
 	for {
-		until, err := w.currentVersion(ctx)
+		next, err := w.s.lw.WatchWithContext(ctx, opts)
 		if err == nil {
-			opts.ResourceVersion = rv
-			var next watch.Interface
-			if next, err = w.s.lw.WatchWithContext(ctx, opts); err == nil {
-				return next, until, nil
-			}
-			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-				return nil, 0, err
-			}
+			return next, nil
+		}
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			return nil, err
 		}
 		if !transient(err) {
 			backoff = min(2*backoff, time.Second)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			return nil, ctx.Err()
 		case <-w.stop:
-			return nil, 0, errors.New("stopped")
+			return nil, errors.New("stopped")
 		case <-time.After(backoff):
 		}
 	}

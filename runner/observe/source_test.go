@@ -19,6 +19,7 @@ import (
 type fakeLW struct {
 	mu       sync.Mutex
 	rv       string
+	items    []corev1.Pod
 	watchers []*watch.FakeWatcher
 	errs     []error
 	watchRVs []string
@@ -29,7 +30,7 @@ func (f *fakeLW) ListWithContext(ctx context.Context, o metav1.ListOptions) (run
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lists++
-	return &corev1.PodList{ListMeta: metav1.ListMeta{ResourceVersion: f.rv}}, nil
+	return &corev1.PodList{ListMeta: metav1.ListMeta{ResourceVersion: f.rv}, Items: f.items}, nil
 }
 
 func (f *fakeLW) WatchWithContext(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
@@ -88,7 +89,7 @@ func receive(t *testing.T, w watch.Interface) watch.Event {
 func TestWatchResumesWhereItEnded(t *testing.T) {
 	rec := NewRecorder(time.Now())
 	lw := &fakeLW{rv: "10"}
-	src := NewSource(context.Background(), Pods, rec, lw)
+	src := NewSource(context.Background(), Pods, rec, lw, &corev1.Pod{})
 	w, err := src.WatchWithContext(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +121,7 @@ func TestWatchResumesWhereItEnded(t *testing.T) {
 func TestEventsReplayedAfterALongGapAreNotTimed(t *testing.T) {
 	rec := NewRecorder(time.Now())
 	lw := &fakeLW{rv: "20", errs: []error{nil}}
-	src := NewSource(context.Background(), Pods, rec, lw)
+	src := NewSource(context.Background(), Pods, rec, lw, &corev1.Pod{})
 	w, err := src.WatchWithContext(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
 	if err != nil {
 		t.Fatal(err)
@@ -148,32 +149,60 @@ func TestEventsReplayedAfterALongGapAreNotTimed(t *testing.T) {
 	}
 }
 
-func TestTooOldGoesBackToTheReflector(t *testing.T) {
+// After an apiserver restart the old resourceVersion is gone (410): the
+// source relists by itself, records what changed meanwhile untimed, gives
+// the informer the same as events, and watches on from the list.
+func TestTooOldRelistsAndWatchesOn(t *testing.T) {
 	rec := NewRecorder(time.Now())
-	lw := &fakeLW{rv: "20"}
-	src := NewSource(context.Background(), Pods, rec, lw)
+	lw := &fakeLW{rv: "20", items: []corev1.Pod{*rvPod("a", "18"), *rvPod("c", "19")}}
+	src := NewSource(context.Background(), Pods, rec, lw, &corev1.Pod{})
 	w, err := src.WatchWithContext(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	first := lw.watcher(t, 0)
+	first.Add(rvPod("a", "11"))
+	first.Add(rvPod("b", "12"))
+	receive(t, w)
+	receive(t, w)
 	lw.mu.Lock()
 	lw.errs = []error{apierrors.NewResourceExpired("too old resource version")}
 	lw.mu.Unlock()
-	lw.watcher(t, 0).Stop()
-	ev := receive(t, w)
-	if st, ok := ev.Object.(*metav1.Status); ev.Type != watch.Error || !ok || st.Code != 410 {
-		t.Fatalf("got %v, want a 410 error event", ev)
+	first.Stop()
+	got := map[string]watch.EventType{}
+	for range 3 {
+		ev := receive(t, w)
+		got[ev.Object.(*corev1.Pod).Name] = ev.Type
 	}
-	if _, ok := <-w.ResultChan(); ok {
-		t.Error("the watch stayed open after a 410")
+	if got["a"] != watch.Modified || got["c"] != watch.Modified || got["b"] != watch.Deleted {
+		t.Errorf("the informer was handed %v, want a and c modified, b deleted", got)
+	}
+	next := lw.watcher(t, 1)
+	if rv := lw.watchRVs[2]; rv != "20" {
+		t.Errorf("watching on from %q, want the list's 20", rv)
+	}
+	next.Add(rvPod("d", "21"))
+	receive(t, w)
+	byName := map[string]*Pod{}
+	for _, p := range rec.Records().Pods {
+		byName[p.Name] = p
+	}
+	if b := byName["b"]; b.At[PodGone] == 0 || b.Timed(PodGone) {
+		t.Errorf("b went while no watch was open: gone, untimed: %+v", b)
+	}
+	if c := byName["c"]; c.Timed(PodCreated) {
+		t.Error("c, created while no watch was open, was timed")
+	}
+	if d := byName["d"]; d == nil || !d.Timed(PodCreated) {
+		t.Error("d, created after the relist, was not timed")
 	}
 }
 
 func TestASlowInformerDoesNotSlowTheWatch(t *testing.T) {
 	rec := NewRecorder(time.Now())
 	lw := &fakeLW{rv: "1"}
-	src := NewSource(context.Background(), Pods, rec, lw)
+	src := NewSource(context.Background(), Pods, rec, lw, &corev1.Pod{})
 	w, err := src.WatchWithContext(context.Background(), metav1.ListOptions{ResourceVersion: "1"})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +229,7 @@ func TestRelistSweepsAndFlags(t *testing.T) {
 	rec := NewRecorder(time.Now())
 	items := []corev1.Pod{*rvPod("a", "5")}
 	lw := &listOnly{pages: [][]corev1.Pod{items}}
-	src := NewSource(context.Background(), Pods, rec, lw)
+	src := NewSource(context.Background(), Pods, rec, lw, &corev1.Pod{})
 	if _, err := src.ListWithContext(context.Background(), metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
