@@ -195,9 +195,13 @@ func workload(c *plan.CreatePods, i int) (any, error) {
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 		}}, nil
 	case plan.KindJob:
+		// A pod_lifecycle's failure_ratio fails pods on purpose: with
+		// Kubernetes' default backoffLimit of 6, 5% failing pods fail one
+		// Job of 100 pods in four. Such a Job fails only if as many pods
+		// fail as it must complete.
 		return &batchv1.Job{ObjectMeta: meta, Spec: batchv1.JobSpec{
 			Completions: &replicas, Parallelism: &replicas, Template: tmpl,
-			BackoffLimit: ptr.To[int32](6),
+			BackoffLimit: ptr.To(replicas),
 		}}, nil
 	}
 	return &corev1.Pod{ObjectMeta: meta, Spec: tmpl.Spec}, nil

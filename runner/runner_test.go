@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -540,6 +541,46 @@ step "never" {
 	}
 	if len(p.res.Steps) != 2 {
 		t.Errorf("steps after the failed one ran: %d steps", len(p.res.Steps))
+	}
+}
+
+// A Job whose pods all fail cannot complete: the wait says so at once,
+// not at its timeout. A Job with a few failing pods retries them and
+// completes.
+func TestFailedJobEndsTheWait(t *testing.T) {
+	p := play(t, `
+scenario "jobs" {}
+node_pool "p" {
+  count = 2
+}
+pod_lifecycle "failing" {
+  ready_after    = "100ms"
+  complete_after = "200ms"
+  failure_ratio  = 1
+}
+step "nodes" {
+  create_nodes {
+    pool = "p"
+  }
+}
+step "doomed" {
+  pod_lifecycle = "failing"
+  create_pods "batch" {
+    kind      = "Job"
+    count     = 2
+    namespace = "jobs"
+  }
+  wait "jobs_complete" {
+    namespace = "jobs"
+    timeout   = "3m"
+  }
+}
+`, nil, scenario.Options{})
+	if !errors.Is(p.err, ErrStepFailed) || !strings.Contains(p.err.Error(), "failed") {
+		t.Fatalf("want the wait to fail on the failed Job, got %v", p.err)
+	}
+	if took := p.res.Steps[1].End.Sub(p.res.Steps[1].Start); took > time.Minute {
+		t.Errorf("the wait took %v: it waited for its timeout instead of the failure", took)
 	}
 }
 

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,6 +25,10 @@ import (
 // pods, nodes, Deployments and Jobs, at the apiserver's watch cache
 // (resourceVersion 0) for other kinds.
 const waitPoll = 250 * time.Millisecond
+
+// errHopeless is a wait that can no longer succeed (a Job failed): it ends
+// at once instead of at its timeout.
+var errHopeless = errors.New("can no longer succeed")
 
 // progressOf is where a wait stands: how many objects are there, how many
 // satisfy it, and how many must.
@@ -48,6 +54,10 @@ func (a *actionCtx) wait(ctx context.Context, w *plan.Wait) error {
 	for {
 		var err error
 		last, err = a.check(ctx, w)
+		if errors.Is(err, errHopeless) {
+			a.finish(t, plan.Rate{}, fmt.Sprintf("%s: %d of %d after %s (%s)", w.For, last.have, last.want, time.Since(start).Round(10*time.Millisecond), last.detail))
+			return fmt.Errorf("wait %s: %w", w.For, err)
+		}
 		if err != nil {
 			t.failure(err)
 		}
@@ -241,17 +251,25 @@ func (a *actionCtx) checkJobs(ctx context.Context, w *plan.Wait) (progressOf, er
 	}
 	p := progressOf{total: len(list), want: max(w.Count, len(list), 1)}
 	var succeeded, failed int32
+	var failedJobs []string
 	for _, obj := range list {
 		j := obj.(*batchv1.Job)
 		for _, c := range j.Status.Conditions {
-			if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
+			switch {
+			case c.Status != corev1.ConditionTrue:
+			case c.Type == batchv1.JobComplete:
 				p.have++
+			case c.Type == batchv1.JobFailed:
+				failedJobs = append(failedJobs, fmt.Sprintf("%s/%s (%s)", j.Namespace, j.Name, c.Reason))
 			}
 		}
 		succeeded += j.Status.Succeeded
 		failed += j.Status.Failed
 	}
 	p.detail = fmt.Sprintf("%d pods succeeded, %d failed", succeeded, failed)
+	if len(failedJobs) > 0 {
+		return p, fmt.Errorf("%w: Job %s failed", errHopeless, strings.Join(failedJobs, ", "))
+	}
 	return p, nil
 }
 
