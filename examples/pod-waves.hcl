@@ -98,8 +98,11 @@ step "evictions" {
   }
 }
 
-assert "Jobs complete within 60s at p99" {
-  condition = metrics.job_completion_latency.p99 <= 60
+# A Job whose pod fails creates a new one after Kubernetes' back-off (10 s,
+# then 20 s, 40 s, ...): with 5% of pods failing, the slowest Jobs wait out
+# two or three of them on top of 10 s of work.
+assert "Jobs complete within 2 minutes at p99" {
+  condition = metrics.job_completion_latency.p99 <= seconds("2m")
 }
 
 assert "scale-up available within 30s" {
