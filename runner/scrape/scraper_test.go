@@ -94,7 +94,7 @@ func apiserverFamilies() []*dto.MetricFamily {
 // Accept header negotiates.
 func promServer(t *testing.T, families []*dto.MetricFamily, served *atomic.Value) *httptest.Server {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := expfmt.Negotiate(r.Header)
+		format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 		served.Store(format.FormatType())
 		w.Header().Set("Content-Type", string(format))
 		enc := expfmt.NewEncoder(w, format)
