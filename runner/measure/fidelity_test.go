@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
@@ -23,6 +22,7 @@ import (
 // the run must succeed.
 func run(t *testing.T, src string) (*plan.Plan, *runner.Result) {
 	t.Helper()
+	binariestest.Alone(t)
 	bins := binariestest.Cached(t)
 	dir := t.TempDir()
 	p, diags := scenario.NewLoader().LoadSource(filepath.Join(dir, "s.hcl"), []byte(src), scenario.Options{})
@@ -121,8 +121,10 @@ step "pods" {
 	d := runningDelays(t, res, 300)
 	t.Logf("scheduled→Running of 300 pods, delay uniform on [1 s, 3 s): min %.3f p10 %.3f p50 %.3f p90 %.3f max %.3f",
 		d[0], percentile(d, .1), percentile(d, .5), percentile(d, .9), d[len(d)-1])
-	if d[0] < 1-0.010 || d[len(d)-1] > 3+0.1 {
-		t.Errorf("range [%.3f, %.3f], want within [1, 3] s (+100 ms of delivery)", d[0], d[len(d)-1])
+	// KWOK can be late (its queue), never early: a sample below the
+	// shortest delay would be a measuring error.
+	if d[0] < 1-0.010 || d[len(d)-1] > 3+0.25 {
+		t.Errorf("range [%.3f, %.3f], want within [1, 3] s (-10 ms, +250 ms of delivery and queueing)", d[0], d[len(d)-1])
 	}
 	// The largest distance between the measured distribution and the
 	// uniform one (Kolmogorov–Smirnov). Delivery adds a few milliseconds to
@@ -228,5 +230,3 @@ step "settle" {
 	t.Logf("%d pods, %d transitions untimed (counted as missed: %v), start-up timed for %v pods, p50 %.2fs p99 %.2fs",
 		seen, untimed, m.Run["missed_transitions"], m.Run["pod_startup_latency.count"], m.Run["pod_startup_latency.p50"], m.Run["pod_startup_latency.p99"])
 }
-
-var _ = time.Second
