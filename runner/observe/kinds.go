@@ -26,11 +26,11 @@ func ListWatch(cs kubernetes.Interface, kind string) (cache.ListerWatcherWithCon
 	case Pods:
 		c := cs.CoreV1().Pods("")
 		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }
-		wat, obj = WatchPods(cs.CoreV1().RESTClient()), &corev1.Pod{}
+		wat, obj = WatchLean(cs.CoreV1().RESTClient(), Pods), &corev1.Pod{}
 	case Nodes:
 		c := cs.CoreV1().Nodes()
 		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }
-		wat, obj = c.Watch, &corev1.Node{}
+		wat, obj = WatchLean(cs.CoreV1().RESTClient(), Nodes), &corev1.Node{}
 	case Deployments:
 		c := cs.AppsV1().Deployments("")
 		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }

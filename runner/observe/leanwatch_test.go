@@ -83,7 +83,7 @@ func frames(t testing.TB, events ...watch.Event) []byte {
 func TestLeanPodDecodingKeepsWhatIsRead(t *testing.T) {
 	want := realPod()
 	status := &metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired}
-	stream := &podStream{body: io.NopCloser(bytes.NewReader(frames(t,
+	stream := &leanStream{body: io.NopCloser(bytes.NewReader(frames(t,
 		watch.Event{Type: watch.Modified, Object: want},
 		watch.Event{Type: watch.Error, Object: status},
 	))), out: make(chan watch.Event), stop: make(chan struct{})}
@@ -119,7 +119,7 @@ func TestLeanPodDecodingKeepsWhatIsRead(t *testing.T) {
 
 func TestLeanPodDecodingRejectsGarbage(t *testing.T) {
 	frame := []byte{0, 0, 0, 3, 0x12, 0x05, 0x01}
-	stream := &podStream{body: io.NopCloser(bytes.NewReader(frame)), out: make(chan watch.Event), stop: make(chan struct{})}
+	stream := &leanStream{body: io.NopCloser(bytes.NewReader(frame)), out: make(chan watch.Event), stop: make(chan struct{})}
 	go stream.read()
 	if ev := <-stream.ResultChan(); ev.Type != watch.Error {
 		t.Errorf("a truncated frame gave %v, want an error event", ev)
@@ -150,4 +150,46 @@ func BenchmarkPodEventDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestLeanNodeDecodingKeepsWhatIsRead(t *testing.T) {
+	want := &corev1.Node{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Node"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "workers-7", UID: "9a8b7c6d-0000-1111-2222-333344445555", ResourceVersion: "901",
+			CreationTimestamp: metav1.Unix(1764300000, 0),
+			Labels:            map[string]string{"kwok-run/pool": "workers", "type": "kwok"},
+			Annotations:       map[string]string{"kwok.x-k8s.io/node": "fake"},
+			ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "kwok", FieldsV1: metav1.NewFieldsV1(`{"f:status":{}}`)}},
+		},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "k", Effect: corev1.TaintEffectNoSchedule}}},
+		Status: corev1.NodeStatus{
+			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourcePods: resource.MustParse("110")},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32")},
+			Conditions: []corev1.NodeCondition{
+				{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, LastTransitionTime: metav1.Unix(1764300001, 0)},
+				{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Unix(1764300099, 0), LastTransitionTime: metav1.Unix(1764300002, 0)},
+			},
+			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.7"}},
+			NodeInfo:  corev1.NodeSystemInfo{KubeletVersion: "fake", OperatingSystem: "linux"},
+		},
+	}
+	stream := &leanStream{body: io.NopCloser(bytes.NewReader(frames(t, watch.Event{Type: watch.Added, Object: want}))),
+		out: make(chan watch.Event), stop: make(chan struct{})}
+	go stream.read()
+	ev := <-stream.ResultChan()
+	got, ok := ev.Object.(*corev1.Node)
+	if ev.Type != watch.Added || !ok {
+		t.Fatalf("got %v", ev)
+	}
+	if got.Name != want.Name || got.UID != want.UID || got.ResourceVersion != "901" || got.CreationTimestamp.Unix() != 1764300000 || got.Labels["kwok-run/pool"] != "workers" {
+		t.Errorf("metadata: %+v", got.ObjectMeta)
+	}
+	if len(got.Status.Conditions) != 1 || got.Status.Conditions[0].Type != corev1.NodeReady ||
+		got.Status.Conditions[0].Status != corev1.ConditionTrue || got.Status.Conditions[0].LastTransitionTime.Unix() != 1764300002 {
+		t.Errorf("conditions %+v, want Ready alone with its transition time", got.Status.Conditions)
+	}
+	if got.Status.Capacity != nil || got.Annotations != nil || got.Spec.Taints != nil {
+		t.Error("the lean node keeps fields nothing reads")
+	}
 }
