@@ -51,7 +51,7 @@ fuzz:
 # control plane up (to a Ready KWOK node), idle, and torn down; pacing
 # accuracy and kwok-run's CPU at asked rates; 1,000 nodes and 10,000 pods
 # through the real scheduler; what measuring costs in CPU (10,000 pods asked
-# at 500/s) and in memory per pod. About 35 minutes.
+# at 500/s) and in memory per pod. About 25 minutes.
 bench: binaries
 	@mkdir -p bin
 	$(GO) test ./scenario -run '^$$' -bench . -benchmem -count 5 | tee bin/bench-scenario.txt
