@@ -37,8 +37,13 @@ func TestHTMLBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
+	// Chromium leaves its profile and singleton socket directories behind
+	// in TMPDIR: both go into the test's own directory instead.
+	scratch := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
+		chromedp.UserDataDir(filepath.Join(scratch, "profile")),
+		chromedp.Env("TMPDIR="+scratch),
 		chromedp.Headless,
 		chromedp.NoSandbox, // tests run as root
 		chromedp.DisableGPU,
