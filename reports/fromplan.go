@@ -26,14 +26,3 @@ func New(p *plan.Plan, kwokRunVersion string) *Report {
 	}
 	return r
 }
-
-// ComponentVersion is the version a component of the plan's cluster runs.
-func ComponentVersion(c plan.Cluster, component string) string {
-	switch component {
-	case plan.Etcd:
-		return c.Etcd
-	case plan.Kwok:
-		return c.Kwok
-	}
-	return c.Kubernetes
-}

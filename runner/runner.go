@@ -186,7 +186,6 @@ type runner struct {
 	opts Options
 	cs   kubernetes.Interface
 	dyn  dynamic.Interface
-	cfg  *rest.Config
 	ops  *opLog
 
 	mu    sync.Mutex
@@ -250,7 +249,7 @@ func newRunner(p *plan.Plan, opts Options, start time.Time) (*runner, error) {
 		return nil, err
 	}
 	r := &runner{
-		plan: p, opts: opts, cs: cs, dyn: dyn, cfg: cfg, ops: &opLog{},
+		plan: p, opts: opts, cs: cs, dyn: dyn, ops: &opLog{},
 		pools: map[string]*poolNodes{}, waves: map[string]*waveState{},
 		backgroundFailed: make(chan error, 1),
 		watchCS:          watchCS, recorder: observe.NewRecorder(start), requests: reqs,

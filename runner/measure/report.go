@@ -15,7 +15,7 @@ func Report(p *plan.Plan, res *runner.Result, components []backends.Component, v
 	r := reports.New(p, version)
 	for _, c := range components {
 		r.Cluster.Components = append(r.Cluster.Components, reports.Component{
-			Name: c.Name, Version: reports.ComponentVersion(p.Cluster, c.Name), Binary: c.Binary, SHA256: c.SHA256, Args: c.Args,
+			Name: c.Name, Version: p.Cluster.VersionOf(c.Name), Binary: c.Binary, SHA256: c.SHA256, Args: c.Args,
 		})
 	}
 	if res == nil {

@@ -217,22 +217,11 @@ func decodeNode(b []byte, n *corev1.Node) error {
 				if num != 4 {
 					return nil
 				}
-				var c corev1.NodeCondition
-				err := fields(data, func(num protowire.Number, data []byte, _ uint64) error {
-					switch num {
-					case 1:
-						c.Type = corev1.NodeConditionType(data)
-					case 2:
-						c.Status = corev1.ConditionStatus(data)
-					case 4:
-						t, err := decodeTime(data)
-						c.LastTransitionTime = t
-						return err
-					}
-					return nil
-				})
-				if err == nil && c.Type == corev1.NodeReady {
-					n.Status.Conditions = append(n.Status.Conditions, c)
+				c, err := decodeCondition(data)
+				if err == nil && c.kind == string(corev1.NodeReady) {
+					n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{
+						Type: corev1.NodeReady, Status: c.status, LastTransitionTime: c.transition,
+					})
 				}
 				return err
 			})
@@ -259,7 +248,13 @@ func decodePod(b []byte, p *corev1.Pod) error {
 				case 1:
 					p.Status.Phase = corev1.PodPhase(data)
 				case 2:
-					return decodeCondition(data, p)
+					c, err := decodeCondition(data)
+					if err == nil && (c.kind == string(corev1.PodScheduled) || c.kind == string(corev1.PodReady)) {
+						p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
+							Type: corev1.PodConditionType(c.kind), Status: c.status, LastTransitionTime: c.transition,
+						})
+					}
+					return err
 				}
 				return nil
 			})
@@ -268,26 +263,30 @@ func decodePod(b []byte, p *corev1.Pod) error {
 	})
 }
 
-// decodeCondition keeps the conditions the recorder reads.
-func decodeCondition(b []byte, p *corev1.Pod) error {
-	var c corev1.PodCondition
+// condition is what the recorder reads of a pod's or a node's condition;
+// both kinds number these fields alike.
+type condition struct {
+	kind       string
+	status     corev1.ConditionStatus
+	transition metav1.Time
+}
+
+func decodeCondition(b []byte) (condition, error) {
+	var c condition
 	err := fields(b, func(num protowire.Number, data []byte, _ uint64) error {
 		switch num {
 		case 1:
-			c.Type = corev1.PodConditionType(data)
+			c.kind = string(data)
 		case 2:
-			c.Status = corev1.ConditionStatus(data)
+			c.status = corev1.ConditionStatus(data)
 		case 4:
 			t, err := decodeTime(data)
-			c.LastTransitionTime = t
+			c.transition = t
 			return err
 		}
 		return nil
 	})
-	if err == nil && (c.Type == corev1.PodScheduled || c.Type == corev1.PodReady) {
-		p.Status.Conditions = append(p.Status.Conditions, c)
-	}
-	return err
+	return c, err
 }
 
 func decodeMeta(b []byte, m *metav1.ObjectMeta) error {

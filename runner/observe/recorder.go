@@ -64,8 +64,7 @@ func (r *Recorder) Records() Records {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := Records{
-		Start: r.start,
-		Pods:  slices.Clone(r.allPods), Nodes: slices.Clone(r.allNodes),
+		Pods: slices.Clone(r.allPods), Nodes: slices.Clone(r.allNodes),
 		Deployments: slices.Clone(r.allDeployments), Jobs: slices.Clone(r.allJobs),
 		Examples: slices.Clone(r.examples),
 	}

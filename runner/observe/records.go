@@ -158,8 +158,6 @@ type Job struct {
 
 // Records are everything the observers kept, for measuring after the run.
 type Records struct {
-	// Start is the wall-clock time all stamps count from.
-	Start       time.Time
 	Pods        []*Pod
 	Nodes       []*Node
 	Deployments []*Deployment

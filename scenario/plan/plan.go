@@ -100,6 +100,18 @@ type Component struct {
 	Image string `json:"image,omitempty"`
 }
 
+// VersionOf is the version the named component runs: etcd's, KWOK's, or
+// Kubernetes' for the rest.
+func (c *Cluster) VersionOf(component string) string {
+	switch component {
+	case Etcd:
+		return c.Etcd
+	case Kwok:
+		return c.Kwok
+	}
+	return c.Kubernetes
+}
+
 // Component returns the named component.
 func (c *Cluster) Component(name string) (Component, bool) {
 	for _, comp := range c.Components {
