@@ -1,9 +1,12 @@
 // Package backends brings a KWOK control plane (etcd, kube-apiserver,
 // kube-scheduler, kube-controller-manager and the KWOK controller) up and down.
-// A backend knows the plan's cluster block and nothing else of a scenario.
+// A backend knows the plan's cluster block and node pools, and nothing else
+// of a scenario.
 // Subpackages: binaries (finding executables), pki (certificates), components
 // (what each process is: flags, ports, health), registry (clusters on this
-// machine, for `kwok-run down`), local (child processes on 127.0.0.1).
+// machine, for `kwok-run down`), bootstrap (what every fresh control plane
+// gets: KWOK's stages, a probe node), local (child processes on 127.0.0.1),
+// kubeconfig (an existing cluster, with KWOK controllers as child processes).
 package backends
 
 import (
@@ -56,18 +59,24 @@ type Component struct {
 	Args   []string
 }
 
-// Spec is what a backend brings up: the scenario's cluster block, and the
-// KWOK stages pods start with.
+// Spec is what a backend brings up: the scenario's cluster block, the KWOK
+// stages pods start with, and the node pools KWOK will manage.
 type Spec struct {
 	Cluster plan.Cluster
 	// PodStages come from the scenario's initial pod_lifecycle; nil means
 	// KWOK's own default pod stages.
 	PodStages []kwokv1alpha1.Stage
+	// Pools are the scenario's node pools, for a backend that runs a KWOK
+	// controller per shard of a pool (plan.NodePool.Shards).
+	Pools []plan.NodePool
 }
 
 // SpecOf takes a backend's part of a plan.
 func SpecOf(p *plan.Plan) Spec {
 	s := Spec{Cluster: p.Cluster}
+	for _, pool := range p.Pools {
+		s.Pools = append(s.Pools, *pool)
+	}
 	if l := p.Lifecycle(p.InitialLifecycle); l != nil {
 		s.PodStages = l.Stages
 	}

@@ -30,6 +30,9 @@ type Process struct {
 	HealthURL string
 	// MetricsURL serves the component's Prometheus metrics.
 	MetricsURL string
+	// Serving is the port of HealthURL and MetricsURL, which a container
+	// backend publishes on the host.
+	Serving int
 	// Needs lists components that must be healthy before this one starts.
 	Needs []string
 	// Ports are the ports the component listens on, to check they are free.
@@ -53,8 +56,12 @@ type Paths struct {
 // Config is everything Build needs.
 type Config struct {
 	Cluster plan.Cluster
-	// Host is the address components listen on and reach each other at.
-	Host  string
+	// Host is the address components listen on and, unless Hosts says
+	// otherwise, reach each other at.
+	Host string
+	// Hosts names the host each component is reached at, by component: a
+	// container's name on its network, while it listens on every address.
+	Hosts map[string]string
 	Ports Ports
 	Paths Paths
 	// ServiceCIDR is the range of Service ClusterIPs.
@@ -70,6 +77,21 @@ const (
 	clientQPS   = "5000"
 	clientBurst = "10000"
 )
+
+// Of is the component that runs binary.
+func Of(binary string) string {
+	switch binary {
+	case binaries.Etcd:
+		return plan.Etcd
+	case binaries.KubeAPIServer:
+		return plan.APIServer
+	case binaries.KubeScheduler:
+		return plan.Scheduler
+	case binaries.KubeControllerManager:
+		return plan.ControllerManager
+	}
+	return plan.Kwok
+}
 
 // Build returns the enabled components in start order.
 func Build(c Config) ([]Process, error) {
@@ -97,22 +119,31 @@ func Build(c Config) ([]Process, error) {
 	return out, nil
 }
 
-func (c Config) url(port int, path string) string {
-	return fmt.Sprintf("https://%s:%d%s", c.Host, port, path)
+// url is how others reach a component's port.
+func (c Config) url(component string, port int, path string) string {
+	return fmt.Sprintf("https://%s:%d%s", c.host(component), port, path)
+}
+
+func (c Config) host(component string) string {
+	if h := c.Hosts[component]; h != "" {
+		return h
+	}
+	return c.Host
 }
 
 func etcd(c Config) Process {
 	p := c.Paths.PKI
-	client, peer := c.url(c.Ports.EtcdClient, ""), c.url(c.Ports.EtcdPeer, "")
+	client, peer := c.url(plan.Etcd, c.Ports.EtcdClient, ""), c.url(plan.Etcd, c.Ports.EtcdPeer, "")
+	listen := func(port int) string { return fmt.Sprintf("https://%s:%d", c.Host, port) }
 	return Process{
 		Name:   plan.Etcd,
 		Binary: binaries.Etcd,
 		Args: flags(
 			"name", "kwok-run",
 			"data-dir", c.Paths.EtcdData,
-			"listen-client-urls", client,
+			"listen-client-urls", listen(c.Ports.EtcdClient),
 			"advertise-client-urls", client,
-			"listen-peer-urls", peer,
+			"listen-peer-urls", listen(c.Ports.EtcdPeer),
 			"initial-advertise-peer-urls", peer,
 			"initial-cluster", "kwok-run="+peer,
 			"cert-file", p.ServerCert, "key-file", p.ServerKey,
@@ -125,8 +156,9 @@ func etcd(c Config) Process {
 			"quota-backend-bytes", fmt.Sprint(8<<30),
 			"log-level", "warn",
 		),
-		HealthURL:  c.url(c.Ports.EtcdClient, "/health"),
-		MetricsURL: c.url(c.Ports.EtcdClient, "/metrics"),
+		HealthURL:  c.url(plan.Etcd, c.Ports.EtcdClient, "/health"),
+		MetricsURL: c.url(plan.Etcd, c.Ports.EtcdClient, "/metrics"),
+		Serving:    c.Ports.EtcdClient,
 		Ports:      []int{c.Ports.EtcdClient, c.Ports.EtcdPeer},
 	}
 }
@@ -134,7 +166,7 @@ func etcd(c Config) Process {
 func apiserver(c Config) Process {
 	p := c.Paths.PKI
 	args := flags(
-		"etcd-servers", c.url(c.Ports.EtcdClient, ""),
+		"etcd-servers", c.url(plan.Etcd, c.Ports.EtcdClient, ""),
 		"etcd-cafile", p.CACert, "etcd-certfile", p.AdminCert, "etcd-keyfile", p.AdminKey,
 		"bind-address", c.Host,
 		"secure-port", fmt.Sprint(c.Ports.APIServer),
@@ -162,8 +194,9 @@ func apiserver(c Config) Process {
 		Name:       plan.APIServer,
 		Binary:     binaries.KubeAPIServer,
 		Args:       args,
-		HealthURL:  c.url(c.Ports.APIServer, "/readyz"),
-		MetricsURL: c.url(c.Ports.APIServer, "/metrics"),
+		HealthURL:  c.url(plan.APIServer, c.Ports.APIServer, "/readyz"),
+		MetricsURL: c.url(plan.APIServer, c.Ports.APIServer, "/metrics"),
+		Serving:    c.Ports.APIServer,
 		Ports:      []int{c.Ports.APIServer},
 	}
 }
@@ -193,8 +226,9 @@ func scheduler(c Config) Process {
 		Name:       plan.Scheduler,
 		Binary:     binaries.KubeScheduler,
 		Args:       kubeComponent(c, c.Ports.Scheduler),
-		HealthURL:  c.url(c.Ports.Scheduler, "/readyz"),
-		MetricsURL: c.url(c.Ports.Scheduler, "/metrics"),
+		HealthURL:  c.url(plan.Scheduler, c.Ports.Scheduler, "/readyz"),
+		MetricsURL: c.url(plan.Scheduler, c.Ports.Scheduler, "/metrics"),
+		Serving:    c.Ports.Scheduler,
 		Ports:      []int{c.Ports.Scheduler},
 	}
 }
@@ -210,8 +244,9 @@ func controllerManager(c Config) Process {
 		Name:       plan.ControllerManager,
 		Binary:     binaries.KubeControllerManager,
 		Args:       args,
-		HealthURL:  c.url(c.Ports.ControllerManager, "/healthz"),
-		MetricsURL: c.url(c.Ports.ControllerManager, "/metrics"),
+		HealthURL:  c.url(plan.ControllerManager, c.Ports.ControllerManager, "/healthz"),
+		MetricsURL: c.url(plan.ControllerManager, c.Ports.ControllerManager, "/metrics"),
+		Serving:    c.Ports.ControllerManager,
 		Ports:      []int{c.Ports.ControllerManager},
 	}
 }
@@ -229,8 +264,9 @@ func kwok(c Config) Process {
 			"tls-cert-file", p.ServerCert, "tls-private-key-file", p.ServerKey,
 			"node-lease-duration-seconds", fmt.Sprint(int(c.Cluster.NodeLeaseDuration.D()/time.Second)),
 		),
-		HealthURL:  c.url(c.Ports.Kwok, "/healthz"),
-		MetricsURL: c.url(c.Ports.Kwok, "/metrics"),
+		HealthURL:  c.url(plan.Kwok, c.Ports.Kwok, "/healthz"),
+		MetricsURL: c.url(plan.Kwok, c.Ports.Kwok, "/metrics"),
+		Serving:    c.Ports.Kwok,
 		// KWOK polls the apiserver with a backoff that doubles from one
 		// second: started too early it sleeps past the apiserver's start.
 		Needs: []string{plan.APIServer},

@@ -35,7 +35,7 @@ func BenchmarkUp(b *testing.B) {
 		ready += time.Since(start).Seconds()
 		time.Sleep(10 * time.Second)
 		for _, p := range c.procs {
-			rss += float64(residentKiB(p.record().PID)) / 1024
+			rss += float64(residentKiB(p.Record().PID)) / 1024
 		}
 		start = time.Now()
 		if err := c.Down(context.Background()); err != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,9 +22,11 @@ import (
 
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries"
+	"github.com/kwok-run/kwok-run/backends/bootstrap"
 	"github.com/kwok-run/kwok-run/backends/components"
 	"github.com/kwok-run/kwok-run/backends/pki"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/backends/supervise"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -64,8 +65,11 @@ type Cluster struct {
 	tls        *tls.Config
 	http       *http.Client
 	env        []string
-	procs      []*process
-	byName     map[string]*process
+	procs      []*supervise.Process
+	byName     map[string]*supervise.Process
+	// prepare runs once before a component's first start, by name: KWOK's
+	// stages before KWOK.
+	prepare map[string]func(context.Context) error
 
 	// entryMu guards entry: restarts of different components may save it
 	// at the same time.
@@ -91,7 +95,7 @@ type Cluster struct {
 }
 
 type exit struct {
-	p   *process
+	p   *supervise.Process
 	err error
 }
 
@@ -102,7 +106,7 @@ var _ backends.Cluster = (*Cluster)(nil)
 var errPortClash = errors.New("port already in use")
 
 // Up brings the cluster up and returns when every component is healthy and
-// KWOK has made a probe node Ready. On any error, and when ctx ends first,
+// KWOK, unless the scenario disables it, has made a probe node Ready. On any error, and when ctx ends first,
 // everything started is torn down again.
 func Up(ctx context.Context, spec backends.Spec, opts Options) (*Cluster, error) {
 	if opts.StartTimeout == 0 {
@@ -144,7 +148,7 @@ func resolve(ctx context.Context, c plan.Cluster, opts Options) (map[string]stri
 	wants := binaries.Versions{Kubernetes: c.Kubernetes, Etcd: c.Etcd, Kwok: c.Kwok}.Wants()
 	var needed []binaries.Want
 	for _, w := range wants {
-		comp, _ := c.Component(componentOf(w.Binary))
+		comp, _ := c.Component(components.Of(w.Binary))
 		if !comp.Enabled {
 			continue
 		}
@@ -156,25 +160,11 @@ func resolve(ctx context.Context, c plan.Cluster, opts Options) (map[string]stri
 	return r.ResolveAll(ctx, needed)
 }
 
-func componentOf(bin string) string {
-	switch bin {
-	case binaries.Etcd:
-		return plan.Etcd
-	case binaries.KubeAPIServer:
-		return plan.APIServer
-	case binaries.KubeScheduler:
-		return plan.Scheduler
-	case binaries.KubeControllerManager:
-		return plan.ControllerManager
-	}
-	return plan.Kwok
-}
-
 func start(ctx context.Context, spec backends.Spec, opts Options, bins map[string]string) (c *Cluster, err error) {
 	begin := time.Now()
 	c = &Cluster{
 		opts:     opts,
-		byName:   map[string]*process{},
+		byName:   map[string]*supervise.Process{},
 		exits:    make(chan exit, 16),
 		failed:   make(chan error, 1),
 		watching: make(chan struct{}),
@@ -237,11 +227,20 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		return c, err
 	}
 	for _, s := range specs {
-		proc := &process{spec: s, binary: bins[s.Binary], logPath: filepath.Join(logs, s.Name+".log")}
+		proc := &supervise.Process{Spec: s, Binary: bins[s.Binary], LogPath: filepath.Join(logs, s.Name+".log")}
 		c.procs = append(c.procs, proc)
 		c.byName[s.Name] = proc
 	}
-	c.byName[plan.Kwok].prepare = func(ctx context.Context) error { return c.installStages(ctx, stages) }
+	if _, ok := c.byName[plan.Kwok]; ok {
+		c.prepare = map[string]func(context.Context) error{plan.Kwok: func(ctx context.Context) error {
+			cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+			if err != nil {
+				return err
+			}
+			_, err = bootstrap.InstallStages(ctx, cfg, stages)
+			return err
+		}}
+	}
 	// Registered before anything starts, so that whatever happens to this
 	// kwok-run, `kwok-run down` finds what it left.
 	c.entry = &registry.Entry{
@@ -266,14 +265,18 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		}
 		return c, err
 	}
-	if err := c.probeNode(startCtx); err != nil {
-		if ctx.Err() != nil {
-			return c, ctx.Err()
+	// Without KWOK nothing makes a node Ready: the cluster is a control
+	// plane for another kwok-run to bring KWOK to (backend kubeconfig).
+	if _, ok := c.byName[plan.Kwok]; ok {
+		if err := c.probe(startCtx); err != nil {
+			if ctx.Err() != nil {
+				return c, ctx.Err()
+			}
+			return c, err
 		}
-		return c, err
+		c.milestones = append(c.milestones, fmt.Sprintf("first node Ready %s", since(begin)))
 	}
 	go c.supervise()
-	c.milestones = append(c.milestones, fmt.Sprintf("first node Ready %s", since(begin)))
 	logf(opts.Log, "control plane ready in %s (%s)", since(begin), strings.Join(c.milestones, ", "))
 	return c, nil
 }
@@ -287,25 +290,23 @@ func (c *Cluster) launch(ctx context.Context) error {
 	// KWOK's stages go in while the apiserver still bootstraps its RBAC
 	// roles, instead of after.
 	prepared := map[string]chan error{}
-	for _, p := range c.procs {
-		if p.prepare != nil {
-			done := make(chan error, 1)
-			prepared[p.spec.Name] = done
-			go func() { done <- p.prepare(ctx) }()
-		}
+	for name, prepare := range c.prepare {
+		done := make(chan error, 1)
+		prepared[name] = done
+		go func() { done <- prepare(ctx) }()
 	}
-	ready := func(p *process) (bool, error) {
-		done, ok := prepared[p.spec.Name]
+	ready := func(p *supervise.Process) (bool, error) {
+		done, ok := prepared[p.Spec.Name]
 		if !ok {
 			return true, nil
 		}
 		select {
 		case err := <-done:
 			if err != nil {
-				return false, fmt.Errorf("before starting %s: %w", p.spec.Name, err)
+				return false, fmt.Errorf("before starting %s: %w", p.Spec.Name, err)
 			}
-			delete(prepared, p.spec.Name)
-			c.milestones = append(c.milestones, fmt.Sprintf("%s prepared %s", p.spec.Name, since(c.begin)))
+			delete(prepared, p.Spec.Name)
+			c.milestones = append(c.milestones, fmt.Sprintf("%s prepared %s", p.Spec.Name, since(c.begin)))
 			return true, nil
 		default:
 			return false, nil
@@ -315,7 +316,7 @@ func (c *Cluster) launch(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		for _, p := range c.procs {
-			if started[p.spec.Name] || !all(p.spec.Needs, healthy) {
+			if started[p.Spec.Name] || !all(p.Spec.Needs, healthy) {
 				continue
 			}
 			if ok, err := ready(p); err != nil {
@@ -323,18 +324,18 @@ func (c *Cluster) launch(ctx context.Context) error {
 			} else if !ok {
 				continue
 			}
-			if err := p.start(c.env, c.report); err != nil {
+			if err := p.Start(c.env, c.report); err != nil {
 				return err
 			}
-			started[p.spec.Name] = true
+			started[p.Spec.Name] = true
 			if err := c.save(); err != nil {
 				return err
 			}
 		}
 		for _, p := range c.procs {
-			if started[p.spec.Name] && !healthy[p.spec.Name] && c.healthy(ctx, p) {
-				healthy[p.spec.Name] = true
-				c.milestones = append(c.milestones, fmt.Sprintf("%s %s", p.spec.Name, since(c.begin)))
+			if started[p.Spec.Name] && !healthy[p.Spec.Name] && c.healthy(ctx, p) {
+				healthy[p.Spec.Name] = true
+				c.milestones = append(c.milestones, fmt.Sprintf("%s %s", p.Spec.Name, since(c.begin)))
 			}
 		}
 		if len(healthy) == len(c.procs) {
@@ -347,9 +348,9 @@ func (c *Cluster) launch(ctx context.Context) error {
 			var waiting []string
 			var logs []string
 			for _, p := range c.procs {
-				if !healthy[p.spec.Name] {
-					waiting = append(waiting, p.spec.Name)
-					logs = append(logs, fmt.Sprintf("the end of %s:\n%s", p.logPath, indent(tail(p.logPath, 10))))
+				if !healthy[p.Spec.Name] {
+					waiting = append(waiting, p.Spec.Name)
+					logs = append(logs, fmt.Sprintf("the end of %s:\n%s", p.LogPath, supervise.Indent(supervise.Tail(p.LogPath, 10))))
 				}
 			}
 			return fmt.Errorf("%s not healthy after %s: %w\n%s", strings.Join(waiting, ", "), c.opts.StartTimeout, ctx.Err(), strings.Join(logs, "\n"))
@@ -370,15 +371,15 @@ func all(names []string, set map[string]bool) bool {
 // failure turns an exit during start-up into an error, recognising a lost
 // port so that the start can be retried.
 func (c *Cluster) failure(e exit) error {
-	err := e.p.exitError(e.err)
-	if strings.Contains(tail(e.p.logPath, 30), "address already in use") {
+	err := e.p.ExitError(e.err)
+	if strings.Contains(supervise.Tail(e.p.LogPath, 30), "address already in use") {
 		return fmt.Errorf("%w: %w", errPortClash, err)
 	}
 	return err
 }
 
-func (c *Cluster) healthy(ctx context.Context, p *process) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.spec.HealthURL, nil)
+func (c *Cluster) healthy(ctx context.Context, p *supervise.Process) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Spec.HealthURL, nil)
 	if err != nil {
 		return false
 	}
@@ -398,7 +399,7 @@ func (c *Cluster) healthy(ctx context.Context, p *process) bool {
 // restart a static pod, instead of failing the run.
 const faultGrace = time.Minute
 
-func (c *Cluster) report(p *process, err error) {
+func (c *Cluster) report(p *supervise.Process, err error) {
 	if c.inFault() {
 		go c.revive(p, err)
 		return
@@ -417,12 +418,12 @@ func (c *Cluster) inFault() bool {
 
 // revive restarts a component that exited during a fault, backing off like
 // a kubelet; it gives up, and reports the exit, when the fault is over.
-func (c *Cluster) revive(p *process, err error) {
+func (c *Cluster) revive(p *supervise.Process, err error) {
 	c.faultMu.Lock()
-	c.revived[p.spec.Name]++
-	n := c.revived[p.spec.Name]
+	c.revived[p.Spec.Name]++
+	n := c.revived[p.Spec.Name]
 	c.faultMu.Unlock()
-	logf(c.opts.Log, "%s exited during an injected fault (%v); starting it again", p.spec.Name, p.exitError(err).(*ComponentError).Status)
+	logf(c.opts.Log, "%s exited during an injected fault (%v); starting it again", p.Spec.Name, p.ExitError(err).(*supervise.ComponentError).Status)
 	delay := min(time.Duration(1<<min(n-1, 5))*time.Second, 30*time.Second)
 	select {
 	case <-time.After(delay):
@@ -436,7 +437,7 @@ func (c *Cluster) revive(p *process, err error) {
 		}
 		return
 	}
-	if serr := p.start(c.env, c.report); serr != nil {
+	if serr := p.Start(c.env, c.report); serr != nil {
 		select {
 		case c.exits <- exit{p, serr}:
 		default:
@@ -462,9 +463,35 @@ func (c *Cluster) Revived() map[string]int {
 func (c *Cluster) supervise() {
 	select {
 	case e := <-c.exits:
-		c.failed <- e.p.exitError(e.err)
+		c.failed <- e.p.ExitError(e.err)
 	case <-c.watching:
 	}
+}
+
+// probe waits for KWOK to make a node Ready, giving up on a component's exit.
+func (c *Cluster) probe(ctx context.Context) error {
+	cs, err := c.Clientset()
+	if err != nil {
+		return err
+	}
+	abort := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case e := <-c.exits:
+			abort <- c.failure(e)
+		case <-done:
+		}
+	}()
+	if err := bootstrap.Probe(ctx, cs, bootstrap.ProbeNode, abort); err != nil {
+		if ctx.Err() != nil {
+			kwok := c.byName[plan.Kwok]
+			return fmt.Errorf("%w\nthe end of %s:\n%s", err, kwok.LogPath, supervise.Indent(supervise.Tail(kwok.LogPath, 10)))
+		}
+		return err
+	}
+	return nil
 }
 
 // Detach leaves the cluster running when kwok-run exits (kwok-run up): no
@@ -482,7 +509,7 @@ func (c *Cluster) save() error {
 	defer c.entryMu.Unlock()
 	c.entry.Processes = c.entry.Processes[:0]
 	for _, p := range c.procs {
-		if r := p.record(); r.PID != 0 {
+		if r := p.Record(); r.PID != 0 {
 			c.entry.Processes = append(c.entry.Processes, r)
 		}
 	}
@@ -502,8 +529,8 @@ func (c *Cluster) RunDir() string { return c.opts.RunDir }
 func (c *Cluster) Endpoints() []backends.Endpoint {
 	var out []backends.Endpoint
 	for _, p := range c.procs {
-		if p.running() {
-			out = append(out, backends.Endpoint{Component: p.spec.Name, MetricsURL: p.spec.MetricsURL})
+		if p.Running() {
+			out = append(out, backends.Endpoint{Component: p.Spec.Name, MetricsURL: p.Spec.MetricsURL})
 		}
 	}
 	return out
@@ -513,7 +540,7 @@ func (c *Cluster) Endpoints() []backends.Endpoint {
 func (c *Cluster) Components() []backends.Component {
 	out := make([]backends.Component, len(c.procs))
 	for i, p := range c.procs {
-		out[i] = backends.Component{Name: p.spec.Name, Binary: p.binary, SHA256: binaries.Digest(p.binary), Args: slices.Clone(p.spec.Args)}
+		out[i] = backends.Component{Name: p.Spec.Name, Binary: p.Binary, SHA256: binaries.Digest(p.Binary), Args: slices.Clone(p.Spec.Args)}
 	}
 	return out
 }
@@ -535,7 +562,7 @@ func (c *Cluster) Stop(ctx context.Context, component, signal string) error {
 	c.faults++
 	c.faultMu.Unlock()
 	// A graceful stop of kube-apiserver can take its full shutdown delay.
-	return p.signal(sig, 90*time.Second)
+	return p.Signal(sig, 90*time.Second)
 }
 
 // Start starts a stopped component again and waits until it is healthy.
@@ -544,7 +571,7 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 	if !ok {
 		return fmt.Errorf("no component %q in this cluster", component)
 	}
-	if p.running() {
+	if p.Running() {
 		return fmt.Errorf("%s is running", component)
 	}
 	// The fault ends with this start, plus a grace period for what it
@@ -555,7 +582,7 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 		c.faultUntil = time.Now().Add(faultGrace)
 		c.faultMu.Unlock()
 	}()
-	if err := p.start(c.env, c.report); err != nil {
+	if err := p.Start(c.env, c.report); err != nil {
 		return err
 	}
 	if err := c.save(); err != nil {
@@ -568,7 +595,7 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 	for !c.healthy(ctx, p) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of %s:\n%s", component, ctx.Err(), p.logPath, indent(tail(p.logPath, 10)))
+			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of %s:\n%s", component, ctx.Err(), p.LogPath, supervise.Indent(supervise.Tail(p.LogPath, 10)))
 		case <-tick.C:
 		}
 	}
@@ -591,7 +618,7 @@ func (c *Cluster) teardown(removeRunDir bool) error {
 		var wg sync.WaitGroup
 		errs := make([]error, len(c.procs))
 		for i, p := range c.procs {
-			wg.Go(func() { errs[i] = p.kill() })
+			wg.Go(func() { errs[i] = p.Kill() })
 		}
 		wg.Wait()
 		if c.http != nil {
@@ -637,29 +664,8 @@ func dataDir(runDir string) (string, error) {
 	return d, os.MkdirAll(d, 0o700)
 }
 
-// freePorts asks the kernel for n free ports on Host. Another program can
-// take one before the component binds it; start-up notices and retries.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", Host+":0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		if !slices.Contains(ports, port) {
-			ports = append(ports, port)
-		}
-	}
-	return ports, nil
-}
+// freePorts picks free ports on Host.
+func freePorts(n int) ([]int, error) { return components.FreePorts(Host, n) }
 
 func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }
 

@@ -20,9 +20,12 @@ import (
 
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/bootstrap"
 	"github.com/kwok-run/kwok-run/backends/components"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/backends/supervise"
 	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
 type testCluster struct {
@@ -115,7 +118,7 @@ func isZombie(pid int) bool {
 func (c *testCluster) ports() []int {
 	var ports []int
 	for _, p := range c.procs {
-		ports = append(ports, p.spec.Ports...)
+		ports = append(ports, p.Spec.Ports...)
 	}
 	return ports
 }
@@ -151,7 +154,7 @@ func TestNodeAndPodThroughTheRealControlPlane(t *testing.T) {
 	}
 	waitFor(t, "node Ready", 30*time.Second, func() (bool, error) {
 		n, err := c.client.CoreV1().Nodes().Get(ctx, "node-0", metav1.GetOptions{})
-		return err == nil && ready(n), err
+		return err == nil && bootstrap.Ready(n), err
 	})
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "pod-0", Namespace: "default"},
@@ -185,13 +188,13 @@ func TestComponentThatDiesIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := c.byName["scheduler"].record().PID
+	pid := c.byName["scheduler"].Record().PID
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-c.Failed():
-		var ce *ComponentError
+		var ce *supervise.ComponentError
 		if !errors.As(err, &ce) || ce.Component != "scheduler" || !strings.Contains(ce.Status, "killed") || ce.Log == "" {
 			t.Errorf("want the scheduler named with its signal and log, got %v", err)
 		}
@@ -225,7 +228,7 @@ func TestStopAndStartAComponent(t *testing.T) {
 	default:
 	}
 	entry, _ := c.reg.Get("test")
-	if p := c.byName["apiserver"].record(); entry == nil || !containsPID(entry, p.PID) {
+	if p := c.byName["apiserver"].Record(); entry == nil || !containsPID(entry, p.PID) {
 		t.Error("the registry does not know the restarted apiserver")
 	}
 }
@@ -303,7 +306,7 @@ func TestBusyPortIsRetried(t *testing.T) {
 	if calls < 2 {
 		t.Errorf("the busy port was not retried (%d attempts)", calls)
 	}
-	if c.byName["apiserver"].spec.Ports[0] == taken {
+	if c.byName["apiserver"].Spec.Ports[0] == taken {
 		t.Error("the apiserver kept the busy port")
 	}
 }
@@ -332,7 +335,7 @@ func TestStagesInTheClusterAndNotReady(t *testing.T) {
 	readyIs := func(want bool) func() (bool, error) {
 		return func() (bool, error) {
 			n, err := c.client.CoreV1().Nodes().Get(ctx, "flaky", metav1.GetOptions{})
-			return err == nil && ready(n) == want, err
+			return err == nil && bootstrap.Ready(n) == want, err
 		}
 	}
 	waitFor(t, "node Ready", 30*time.Second, readyIs(true))
@@ -354,4 +357,40 @@ func TestStagesInTheClusterAndNotReady(t *testing.T) {
 	}
 	label(nil)
 	waitFor(t, "node Ready again without the label", 30*time.Second, readyIs(true))
+}
+
+// A cluster without KWOK is ready when its components are healthy: no
+// stages and no probe node, for another kwok-run to bring KWOK to (backend
+// kubeconfig).
+func TestWithoutKwok(t *testing.T) {
+	ctx := context.Background()
+	cluster := scenario.DefaultCluster()
+	for i := range cluster.Components {
+		cluster.Components[i].Enabled = cluster.Components[i].Name != plan.Kwok
+	}
+	c, err := Up(ctx, backends.Spec{Cluster: cluster}, Options{
+		Name: "bare", RunDir: filepath.Join(t.TempDir(), "run"), Binaries: binariestest.Cached(t),
+		Registry: &registry.Registry{Dir: t.TempDir()}, Log: testWriter{t}, StartTimeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Down(context.Background()) })
+	var names []string
+	for _, comp := range c.Components() {
+		names = append(names, comp.Name)
+	}
+	if strings.Join(names, " ") != "etcd apiserver scheduler controller_manager" {
+		t.Errorf("components %v", names)
+	}
+	cs, err := c.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil || len(nodes.Items) > 0 {
+		t.Errorf("nodes in a cluster without KWOK: %v %v", err, nodes)
+	}
+	if _, err := cs.Discovery().ServerResourcesForGroupVersion("kwok.x-k8s.io/v1alpha1"); err == nil {
+		t.Error("KWOK's stages were installed in a cluster without KWOK")
+	}
 }

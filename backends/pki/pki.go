@@ -42,6 +42,18 @@ type Options struct {
 	Validity time.Duration
 }
 
+// Layout is where Generate puts each file in dir; a container backend also
+// names them where it mounts dir.
+func Layout(dir string) *Files {
+	return &Files{
+		Dir:    dir,
+		CACert: filepath.Join(dir, "ca.crt"), CAKey: filepath.Join(dir, "ca.key"),
+		ServerCert: filepath.Join(dir, "server.crt"), ServerKey: filepath.Join(dir, "server.key"),
+		AdminCert: filepath.Join(dir, "admin.crt"), AdminKey: filepath.Join(dir, "admin.key"),
+		ServiceAccountKey: filepath.Join(dir, "sa.key"), ServiceAccountPub: filepath.Join(dir, "sa.pub"),
+	}
+}
+
 // AdminUser is the admin certificate's user; its group is system:masters.
 const AdminUser = "kwok-run-admin"
 
@@ -54,13 +66,7 @@ func Generate(dir string, opts Options) (*Files, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f := &Files{
-		Dir:    dir,
-		CACert: filepath.Join(dir, "ca.crt"), CAKey: filepath.Join(dir, "ca.key"),
-		ServerCert: filepath.Join(dir, "server.crt"), ServerKey: filepath.Join(dir, "server.key"),
-		AdminCert: filepath.Join(dir, "admin.crt"), AdminKey: filepath.Join(dir, "admin.key"),
-		ServiceAccountKey: filepath.Join(dir, "sa.key"), ServiceAccountPub: filepath.Join(dir, "sa.pub"),
-	}
+	f := Layout(dir)
 	validity := opts.Validity
 	if validity == 0 {
 		validity = 365 * 24 * time.Hour

@@ -1,4 +1,7 @@
-package local
+// Package bootstrap is what every backend does to a fresh control plane
+// before a scenario may use it: KWOK's stages installed, and a probe node
+// made Ready by KWOK.
+package bootstrap
 
 import (
 	"context"
@@ -12,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
 	"sigs.k8s.io/yaml"
 
@@ -24,21 +27,19 @@ var (
 	stageResource = kwokv1alpha1.GroupVersion.WithResource("stages")
 )
 
-// installStages creates KWOK's Stage CRD and the stages the cluster starts
+// InstallStages creates KWOK's Stage CRD and the stages the cluster starts
 // with, before KWOK starts: KWOK then reads them from the cluster, and a
-// scenario can replace pod stages while it runs.
-func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-	if err != nil {
-		return err
-	}
+// scenario can replace pod stages while it runs. It reports whether it
+// created the CRD, which an existing cluster may already have. An apiserver
+// that is still starting is tried again until ctx ends.
+func InstallStages(ctx context.Context, cfg *rest.Config, stages []kwokv1alpha1.Stage) (createdCRD bool, err error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var crd unstructured.Unstructured
 	if err := yaml.Unmarshal(components.StageCRD, &crd.Object); err != nil {
-		return fmt.Errorf("read KWOK's Stage CRD: %w", err)
+		return false, fmt.Errorf("read KWOK's Stage CRD: %w", err)
 	}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
@@ -46,25 +47,26 @@ func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage
 	for {
 		_, err := dyn.Resource(crdResource).Create(ctx, &crd, metav1.CreateOptions{})
 		if err == nil || apierrors.IsAlreadyExists(err) {
+			createdCRD = err == nil
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("create KWOK's Stage CRD: %w (last error: %v)", ctx.Err(), err)
+			return false, fmt.Errorf("create KWOK's Stage CRD: %w (last error: %v)", ctx.Err(), err)
 		case <-tick.C:
 		}
 	}
 	for !established(ctx, dyn, crd.GetName()) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("KWOK's Stage CRD was not established: %w", ctx.Err())
+			return createdCRD, fmt.Errorf("KWOK's Stage CRD was not established: %w", ctx.Err())
 		case <-tick.C:
 		}
 	}
 	for _, s := range stages {
 		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&s)
 		if err != nil {
-			return err
+			return createdCRD, err
 		}
 		u := &unstructured.Unstructured{Object: obj}
 		u.SetAPIVersion(kwokv1alpha1.GroupVersion.String())
@@ -76,16 +78,16 @@ func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage
 			}
 			// Established, but not served yet.
 			if !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
-				return fmt.Errorf("create stage %s: %w", s.Name, err)
+				return createdCRD, fmt.Errorf("create stage %s: %w", s.Name, err)
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("create stage %s: %w", s.Name, ctx.Err())
+				return createdCRD, fmt.Errorf("create stage %s: %w", s.Name, ctx.Err())
 			case <-tick.C:
 			}
 		}
 	}
-	return nil
+	return createdCRD, nil
 }
 
 func established(ctx context.Context, dyn dynamic.Interface, name string) bool {

@@ -1,8 +1,10 @@
-package local
+// Package supervise runs a backend's components as child processes: each in
+// a process group of its own with its output in a log file, an exit nobody
+// asked for reported, and what the registry needs to kill it after a crash.
+package supervise
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +20,11 @@ import (
 	"github.com/kwok-run/kwok-run/backends/registry"
 )
 
-// process is one running component.
-type process struct {
-	spec    components.Process
-	binary  string
-	logPath string
-	// prepare runs once before the first start (KWOK's stages before KWOK).
-	prepare func(context.Context) error
+// Process is one component's child process, started any number of times.
+type Process struct {
+	Spec    components.Process
+	Binary  string
+	LogPath string
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -33,24 +33,24 @@ type process struct {
 	exitErr  error
 }
 
-// start runs the component in a process group of its own, its output
+// Start runs the component in a process group of its own, its output
 // appended to its log file. report receives the exit unless it was asked for.
-func (p *process) start(env []string, report func(*process, error)) error {
-	log, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+func (p *Process) Start(env []string, report func(*Process, error)) error {
+	log, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	fmt.Fprintf(log, "--- kwok-run starts %s at %s: %s %s\n", p.spec.Name, time.Now().Format(time.RFC3339Nano), p.binary, strings.Join(p.spec.Args, " "))
-	cmd := exec.Command(p.binary, p.spec.Args...)
+	fmt.Fprintf(log, "--- kwok-run starts %s at %s: %s %s\n", p.Spec.Name, time.Now().Format(time.RFC3339Nano), p.Binary, strings.Join(p.Spec.Args, " "))
+	cmd := exec.Command(p.Binary, p.Spec.Args...)
 	cmd.Env = env
-	cmd.Dir = filepath.Dir(p.logPath)
+	cmd.Dir = filepath.Dir(p.LogPath)
 	cmd.Stdout, cmd.Stderr = log, log
 	// A group of its own: a signal to kwok-run's terminal group does not
 	// reach it, and teardown kills whatever it started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.spec.Name, err)
+		return fmt.Errorf("start %s: %w", p.Spec.Name, err)
 	}
 	exited := make(chan struct{})
 	p.mu.Lock()
@@ -70,8 +70,8 @@ func (p *process) start(env []string, report func(*process, error)) error {
 	return nil
 }
 
-// running reports whether the component has a live process.
-func (p *process) running() bool {
+// Running reports whether the component has a live process.
+func (p *Process) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
@@ -85,9 +85,9 @@ func (p *process) running() bool {
 	}
 }
 
-// signal sends sig to the component's group and waits up to timeout for it
+// Signal sends sig to the component's group and waits up to timeout for it
 // to exit.
-func (p *process) signal(sig syscall.Signal, timeout time.Duration) error {
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) error {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.stopping = true
@@ -101,27 +101,27 @@ func (p *process) signal(sig syscall.Signal, timeout time.Duration) error {
 	default:
 	}
 	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signal %s: %w", p.spec.Name, err)
+		return fmt.Errorf("signal %s: %w", p.Spec.Name, err)
 	}
 	select {
 	case <-exited:
 		return nil
 	case <-time.After(timeout):
-		return fmt.Errorf("%s did not exit within %s of %s", p.spec.Name, timeout, sig)
+		return fmt.Errorf("%s did not exit within %s of %s", p.Spec.Name, timeout, sig)
 	}
 }
 
-// kill stops the component for good: SIGKILL, because a simulator's state is
+// Kill stops the component for good: SIGKILL, because a simulator's state is
 // thrown away and every graceful shutdown costs seconds.
-func (p *process) kill() error {
-	return p.signal(syscall.SIGKILL, 10*time.Second)
+func (p *Process) Kill() error {
+	return p.Signal(syscall.SIGKILL, 10*time.Second)
 }
 
-// record describes the process for the registry.
-func (p *process) record() registry.Process {
+// Record describes the process for the registry.
+func (p *Process) Record() registry.Process {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := registry.Process{Name: p.spec.Name}
+	r := registry.Process{Name: p.Spec.Name}
 	if p.cmd != nil && p.cmd.Process != nil {
 		r.PID = p.cmd.Process.Pid
 		r.Start, _ = registry.StartTime(r.PID)
@@ -129,8 +129,8 @@ func (p *process) record() registry.Process {
 	return r
 }
 
-// exitError describes how the component ended, with the end of its log.
-func (p *process) exitError(err error) error {
+// ExitError describes how the component ended, with the end of its log.
+func (p *Process) ExitError(err error) error {
 	status := "exited"
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -138,7 +138,7 @@ func (p *process) exitError(err error) error {
 	} else if err != nil {
 		status = err.Error()
 	}
-	return &ComponentError{Component: p.spec.Name, Status: status, Log: tail(p.logPath, 20), LogPath: p.logPath}
+	return &ComponentError{Component: p.Spec.Name, Status: status, Log: Tail(p.LogPath, 20), LogPath: p.LogPath}
 }
 
 // ComponentError is a component that died or never became healthy.
@@ -150,18 +150,19 @@ type ComponentError struct {
 }
 
 func (e *ComponentError) Error() string {
-	return fmt.Sprintf("%s %s; the end of %s:\n%s", e.Component, e.Status, e.LogPath, indent(e.Log))
+	return fmt.Sprintf("%s %s; the end of %s:\n%s", e.Component, e.Status, e.LogPath, Indent(e.Log))
 }
 
-func indent(s string) string {
+// Indent indents every line of s, for a log excerpt inside an error.
+func Indent(s string) string {
 	if s == "" {
 		return "    (empty)"
 	}
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file.
+func Tail(path string, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
