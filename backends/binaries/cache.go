@@ -32,16 +32,17 @@ type manifest struct {
 	InstalledAt time.Time `json:"installed_at"`
 }
 
-// Digest is the sha256 a binary in the cache was installed with, from the
-// record beside it (checked every time the binary is resolved); empty for a
-// binary from anywhere else.
+// Digest is the sha256 of a binary: for one in the cache, from the record
+// beside it (checked every time the binary is resolved); for one from
+// anywhere else, hashed now. Empty when the file cannot be read.
 func Digest(path string) string {
 	var m manifest
 	raw, err := os.ReadFile(path + ".json")
-	if err != nil || json.Unmarshal(raw, &m) != nil {
-		return ""
+	if err == nil && json.Unmarshal(raw, &m) == nil && m.SHA256 != "" {
+		return m.SHA256
 	}
-	return m.SHA256
+	sum, _ := fileSHA256(path)
+	return sum
 }
 
 func (r *Resolver) cache(project, version string) cache {

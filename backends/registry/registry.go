@@ -61,7 +61,11 @@ type Entry struct {
 	// cluster of `up`, which outlives the command.
 	Owner     Process   `json:"owner"`
 	Processes []Process `json:"processes"`
-	Created   time.Time `json:"created"`
+	// Engine is the container engine's command line, and Run the label
+	// value of everything the cluster made in it (container backends).
+	Engine  []string  `json:"engine,omitempty"`
+	Run     string    `json:"run,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 func (r *Registry) path(name string) string {
