@@ -121,9 +121,33 @@ func (a *actionCtx) apply(ctx context.Context, ap *plan.Apply) error {
 			}
 			return err
 		}
-		_, err = res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		return err
+		return a.r.applyOne(ctx, res, obj)
 	})
 	a.finish(t, ap.Rate, fmt.Sprintf("%s: %d of %d objects", verb, t.ops.Load(), len(docs)))
 	return err
+}
+
+// appliedObject is an object apply created, which Cleanup deletes.
+type appliedObject struct {
+	res            dynamic.ResourceInterface
+	kind, ns, name string
+}
+
+// applyOne applies obj. With Cleanup it first asks whether obj exists: an
+// object the run only changed is not the run's to delete.
+func (r *runner) applyOne(ctx context.Context, res dynamic.ResourceInterface, obj *unstructured.Unstructured) error {
+	existed := true
+	if r.opts.Cleanup {
+		_, err := res.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		existed = !apierrors.IsNotFound(err)
+	}
+	if _, err := res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return err
+	}
+	if !existed {
+		r.mu.Lock()
+		r.applied = append(r.applied, appliedObject{res: res, kind: obj.GetKind(), ns: obj.GetNamespace(), name: obj.GetName()})
+		r.mu.Unlock()
+	}
+	return nil
 }

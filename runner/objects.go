@@ -35,6 +35,9 @@ func node(pool *plan.NodePool, i int, name, version string) (*corev1.Node, error
 		PoolLabel:                pool.Name,
 	}
 	maps.Copy(labels, spec.Labels)
+	// After the scenario's labels: a KWOK controller that manages one shard
+	// finds its nodes by it, and a node without it would never be Ready.
+	labels[plan.ShardLabel] = pool.Shard(i)
 	annotations := map[string]string{"kwok.x-k8s.io/node": "fake"}
 	maps.Copy(annotations, spec.Annotations)
 	capacity, err := resources(spec.Capacity)

@@ -17,22 +17,31 @@ import (
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
-// ensureNamespace creates a namespace once per run; one that exists is fine.
+// ensureNamespace creates a namespace once per run; one that exists is fine,
+// and is remembered as not the run's, so Cleanup leaves it.
 func (r *runner) ensureNamespace(ctx context.Context, t *tally, ns string) error {
 	if _, done := r.namespaces.Load(ns); done {
 		return nil
 	}
+	created := false
 	err := retry(ctx, t, func(ctx context.Context) error {
 		_, err := r.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return nil
 		}
+		created = err == nil
 		return err
 	})
-	if err == nil {
-		r.namespaces.Store(ns, true)
+	if err != nil {
+		return err
 	}
-	return err
+	// Two actions may race to create it: the one that did must win.
+	if created {
+		r.namespaces.Store(ns, true)
+	} else {
+		r.namespaces.LoadOrStore(ns, false)
+	}
+	return nil
 }
 
 func (a *actionCtx) createPods(ctx context.Context, c *plan.CreatePods) error {

@@ -35,6 +35,11 @@ type Options struct {
 	// ScrapeEvery is how often the components' metrics are read; default
 	// 2 s.
 	ScrapeEvery time.Duration
+	// Cleanup deletes what the run created when it ends, however it ends:
+	// a cluster that outlives the run (backend kubeconfig) is left as it
+	// was found. A cluster thrown away after the run needs none. What cannot
+	// be deleted fails a run that otherwise succeeded, as infrastructure.
+	Cleanup bool
 }
 
 // Result is what the run did, step by step.
@@ -85,8 +90,8 @@ var (
 
 // Run plays the plan's steps against the cluster. The result is complete up
 // to where the run stopped, also when it returns an error.
-func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
-	res := &Result{Start: time.Now()}
+func Run(ctx context.Context, p *plan.Plan, opts Options) (res *Result, err error) {
+	res = &Result{Start: time.Now()}
 	r, err := newRunner(p, opts, res.Start)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfrastructure, err)
@@ -96,6 +101,14 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*Result, error) {
 		res.Operations = r.ops.list()
 		r.stopBackground()
 		r.stopMeasuring(res)
+		if !opts.Cleanup {
+			return
+		}
+		// Also after a timeout or an interrupt: ctx may be over, its
+		// values are not.
+		if cerr := r.cleanup(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: %w", ErrInfrastructure, cerr)
+		}
 	}()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, p.Scenario.Timeout.D(),
@@ -191,7 +204,11 @@ type runner struct {
 	mu    sync.Mutex
 	pools map[string]*poolNodes
 	waves map[string]*waveState
+	// applied are the objects apply created, in order, for Cleanup.
+	applied []appliedObject
 
+	// namespaces holds, by name, whether the run created the namespace
+	// (true) or found it (false).
 	namespaces sync.Map
 	mapper     *mapper
 

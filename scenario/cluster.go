@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func startOf(body hcl.Body) *hcl.Range {
 
 var clusterSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "backend"}, {Name: "kubernetes"}, {Name: "kwok"}, {Name: "etcd"},
+		{Name: "backend"}, {Name: "kubeconfig"}, {Name: "kubernetes"}, {Name: "kwok"}, {Name: "etcd"},
 		{Name: "node_lease_duration"}, {Name: "feature_gates"}, {Name: "runtime_config"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "component", LabelNames: []string{"name"}}},
@@ -82,7 +83,9 @@ var (
 )
 
 // required components cannot be disabled: without them there is no cluster.
-var requiredComponents = []string{plan.Etcd, plan.APIServer, plan.Kwok}
+// KWOK can be: a control plane without it is what backend = "kubeconfig"
+// plays against, and a scenario that creates nodes is told it needs KWOK.
+var requiredComponents = []string{plan.Etcd, plan.APIServer}
 
 // DefaultCluster is the cluster of a scenario without a cluster block.
 func DefaultCluster() plan.Cluster {
@@ -107,7 +110,20 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 		return
 	}
 	b := d.body(blk, clusterSchema)
-	c.Backend = b.oneOf("backend", plan.BackendLocal, []string{plan.BackendLocal, plan.BackendDocker, plan.BackendNerdctl})
+	c.Backend = b.oneOf("backend", plan.BackendLocal, []string{plan.BackendLocal, plan.BackendDocker, plan.BackendNerdctl, plan.BackendKubeconfig})
+	if path := b.str("kubeconfig", ""); path != "" {
+		if c.Backend != plan.BackendKubeconfig {
+			b.fail("kubeconfig", "kubeconfig without backend \"kubeconfig\"",
+				"kubeconfig names an existing cluster to play the scenario against, which only backend = \"kubeconfig\" does; the %s backend brings up a cluster of its own.", c.Backend)
+		} else {
+			// Relative to the scenario, as manifests are: the file and its
+			// cluster travel together.
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(d.dir, path)
+			}
+			c.Kubeconfig = path
+		}
+	}
 	c.Kubernetes = d.version(b, "kubernetes", DefaultKubernetes)
 	c.Kwok = d.version(b, "kwok", DefaultKwok)
 	c.Etcd = d.version(b, "etcd", DefaultEtcd)
@@ -139,6 +155,14 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 		}
 	}
 	c.RuntimeConfig = b.stringMap("runtime_config")
+	if c.Backend == plan.BackendKubeconfig {
+		for _, name := range []string{"etcd", "feature_gates", "runtime_config"} {
+			if b.has(name) {
+				d.warnf(b.attr(name).NameRange, "Setting of the existing cluster",
+					"With backend = \"kubeconfig\" the cluster is not kwok-run's: %s has no effect.", name)
+			}
+		}
+	}
 
 	seen := map[string]hcl.Range{}
 	for _, cb := range b.blocks("component") {
@@ -152,6 +176,10 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 		if !d.unique(seen, "component", name, cb.LabelRanges[0]) {
 			continue
 		}
+		if c.Backend == plan.BackendKubeconfig && name != plan.Kwok {
+			d.warnf(cb.LabelRanges[0], "Component of the existing cluster",
+				"With backend = \"kubeconfig\" kwok-run runs only KWOK; %s is the cluster's own, so this block has no effect.", name)
+		}
 		d.decodeComponent(cb, &c.Components[i])
 	}
 }
@@ -161,7 +189,7 @@ func (d *decoder) decodeComponent(blk *hcl.Block, comp *plan.Component) {
 	comp.Enabled = b.boolean("enabled", true)
 	if !comp.Enabled && slices.Contains(requiredComponents, comp.Name) {
 		b.fail("enabled", "Component cannot be disabled",
-			"There is no cluster without %s; only %s and %s can be disabled.", comp.Name, plan.Scheduler, plan.ControllerManager)
+			"There is no cluster without %s; only %s, %s and %s can be disabled.", comp.Name, plan.Scheduler, plan.ControllerManager, plan.Kwok)
 		comp.Enabled = true
 	}
 	comp.Args = b.stringMap("args")

@@ -355,6 +355,43 @@ step "b" {
 	}
 }
 
+func TestKubeconfigIsRelativeToTheScenario(t *testing.T) {
+	src := `
+scenario "t" {}
+cluster {
+  backend    = "kubeconfig"
+  kubeconfig = "%s"
+}
+step "s" {
+  sleep {
+    duration = "1s"
+  }
+}
+`
+	for given, want := range map[string]string{
+		"admin.conf":           filepath.Join("clusters", "big", "admin.conf"),
+		"/etc/kube/admin.conf": "/etc/kube/admin.conf",
+	} {
+		l := NewLoader()
+		p, diags := l.LoadSource(filepath.Join("clusters", "big", "scenario.hcl"), []byte(fmt.Sprintf(src, given)), Options{})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if p.Cluster.Backend != plan.BackendKubeconfig || p.Cluster.Kubeconfig != want {
+			t.Errorf("kubeconfig %q: backend %s, path %q, want %q", given, p.Cluster.Backend, p.Cluster.Kubeconfig, want)
+		}
+		var text bytes.Buffer
+		if err := p.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{"kubeconfig  " + want, "components  0 KWOK controllers"} {
+			if !strings.Contains(text.String(), line) {
+				t.Errorf("the plan does not say %q:\n%s", line, text.String())
+			}
+		}
+	}
+}
+
 func TestWavesResolveToSelectors(t *testing.T) {
 	src := `
 scenario "t" {}

@@ -199,6 +199,10 @@ func (b *body) pool() *poolState {
 	case p.broken:
 		return nil
 	}
+	if kwok, _ := b.d.plan.Cluster.Component(plan.Kwok); !kwok.Enabled {
+		b.fail("pool", "Nodes without KWOK", "The cluster block disables kwok, and nothing else makes a simulated node Ready; enable kwok, or leave node actions out of this scenario.")
+		return nil
+	}
 	return p
 }
 
@@ -456,6 +460,10 @@ func (d *decoder) component(b *body) string {
 		return ""
 	case !comp.Enabled:
 		b.fail("component", "Component is disabled", "The cluster block disables %s, so there is nothing to restart or stop.", name)
+		return ""
+	case d.plan.Cluster.Backend == plan.BackendKubeconfig && name != plan.Kwok:
+		b.fail("component", "Component of the existing cluster",
+			"With backend = \"kubeconfig\" kwok-run runs only KWOK; it cannot restart or stop the cluster's own %s.", name)
 		return ""
 	}
 	return name

@@ -119,6 +119,29 @@ func TestCPUSeconds(t *testing.T) {
 	}
 }
 
+// A backend that runs several KWOK controllers names them kwok/<shard>: the
+// kwok metrics add them up, each counter on its own.
+func TestInstancesAddUp(t *testing.T) {
+	s := time.Second
+	r := Result{Samples: []Sample{
+		{At: 0, Component: "kwok/a-0", CPUSeconds: 1, RSSBytes: 10},
+		{At: 0, Component: "kwok/a-1", CPUSeconds: 5, RSSBytes: 20},
+		{At: 2 * s, Component: "kwok/a-0", CPUSeconds: 2, RSSBytes: 15},
+		{At: 2 * s, Component: "kwok/a-1", CPUSeconds: 7, RSSBytes: 40},
+		{At: 2 * s, Component: "kwok_run", CPUSeconds: 100, RSSBytes: 1000},
+		{At: 4 * s, Component: "kwok/a-0", CPUSeconds: 4, RSSBytes: 50},
+	}}
+	if cpu, ok := r.CPUSeconds("kwok", 0, 4*s); !ok || !near(cpu, 1+2+2) {
+		t.Errorf("kwok CPU = %v, %v; want 5 (a-0 1+2, a-1 2)", cpu, ok)
+	}
+	if rss, ok := r.PeakRSS("kwok", 0, 4*s); !ok || rss != 55 {
+		t.Errorf("kwok peak RSS = %v, %v; want 55 (15+40 in one round)", rss, ok)
+	}
+	if rss, ok := r.PeakRSS("kwok", 3*s, 4*s); !ok || rss != 50 {
+		t.Errorf("kwok peak RSS after 3s = %v, %v; want 50", rss, ok)
+	}
+}
+
 func TestPeaks(t *testing.T) {
 	s := time.Second
 	r := Result{Samples: []Sample{

@@ -10,7 +10,8 @@ import (
 // CPUSeconds is the increase of a component's CPU counter in [from, to],
 // from every sample in the window plus the last one before it; a lower
 // value means the process restarted, and counts from 0. Component "all" sums
-// every component, kwok_run included. ok=false when fewer than two samples.
+// every component, kwok_run included, and a component sums its instances
+// (kwok/workers-0, kwok/workers-1). ok=false when fewer than two samples.
 func (r Result) CPUSeconds(component string, from, to time.Duration) (float64, bool) {
 	prev := map[string]float64{}
 	total, ok := 0.0, false
@@ -18,7 +19,7 @@ func (r Result) CPUSeconds(component string, from, to time.Duration) (float64, b
 		if s.At > to {
 			break
 		}
-		if component != metrics.All && s.Component != component {
+		if component != metrics.All && plan.ComponentOf(s.Component) != component {
 			continue
 		}
 		if p, seen := prev[s.Component]; seen && s.At >= from {
@@ -39,19 +40,21 @@ func counterIncrease(a, b float64) float64 {
 	return b - a
 }
 
-// PeakRSS is the highest RSS sampled in [from, to]; "all" is the peak of the
-// sum over the components sampled in the same round.
+// PeakRSS is the highest RSS sampled in [from, to], of the sum over the
+// component's instances sampled in the same round; "all" sums every
+// component.
 func (r Result) PeakRSS(component string, from, to time.Duration) (float64, bool) {
-	if component != metrics.All {
-		return r.peak(from, to, func(s Sample) (float64, bool) { return s.RSSBytes, s.Component == component })
-	}
 	peak, ok := 0.0, false
 	for _, round := range r.rounds(from, to) {
-		sum := 0.0
+		sum, sampled := 0.0, false
 		for _, s := range round {
-			sum += s.RSSBytes
+			if component == metrics.All || plan.ComponentOf(s.Component) == component {
+				sum, sampled = sum+s.RSSBytes, true
+			}
 		}
-		peak, ok = max(peak, sum), true
+		if sampled {
+			peak, ok = max(peak, sum), true
+		}
 	}
 	return peak, ok
 }

@@ -7,8 +7,10 @@
 package plan
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
 
@@ -58,6 +60,9 @@ const (
 	BackendLocal   = "local"
 	BackendDocker  = "docker"
 	BackendNerdctl = "nerdctl"
+	// BackendKubeconfig plays the scenario against an existing cluster: only
+	// KWOK's controllers are kwok-run's.
+	BackendKubeconfig = "kubeconfig"
 )
 
 // Component names, as the scenario language, the metrics and the logs spell
@@ -73,9 +78,21 @@ const (
 // ComponentNames lists the control plane in start order.
 var ComponentNames = []string{Etcd, APIServer, Scheduler, ControllerManager, Kwok}
 
+// ComponentOf is the component an endpoint or process name belongs to: a
+// backend that runs several instances of one component names them
+// "<component>/<instance>" (kwok/workers-0), so their metrics can be told
+// apart and still add up to the component's.
+func ComponentOf(name string) string {
+	c, _, _ := strings.Cut(name, "/")
+	return c
+}
+
 // Cluster is what the backend brings up.
 type Cluster struct {
-	Backend    string      `json:"backend"`
+	Backend string `json:"backend"`
+	// Kubeconfig is the existing cluster of BackendKubeconfig; empty when
+	// the command line gives it instead.
+	Kubeconfig string      `json:"kubeconfig,omitempty"`
 	Kubernetes string      `json:"kubernetes"`
 	Kwok       string      `json:"kwok"`
 	Etcd       string      `json:"etcd"`
@@ -103,7 +120,7 @@ type Component struct {
 // VersionOf is the version the named component runs: etcd's, KWOK's, or
 // Kubernetes' for the rest.
 func (c *Cluster) VersionOf(component string) string {
-	switch component {
+	switch ComponentOf(component) {
 	case Etcd:
 		return c.Etcd
 	case Kwok:
@@ -129,6 +146,26 @@ type NodePool struct {
 	// Template renders node i (0 ≤ i < Count, or a replacement's index). It is
 	// safe for concurrent use.
 	Template NodeTemplate `json:"template"`
+}
+
+// NodesPerKwok is how many nodes one KWOK controller manages at most where
+// kwok-run shards them (KWOK's own advice for a controller).
+const NodesPerKwok = 1000
+
+// ShardLabel on a node names the KWOK controller that manages it, where a
+// backend runs one per shard.
+const ShardLabel = "kwok-run/shard"
+
+// Shards is how many KWOK controllers the pool's nodes are spread over: one
+// per NodesPerKwok nodes, at least one.
+func (p *NodePool) Shards() int {
+	return max(1, (p.Count+NodesPerKwok-1)/NodesPerKwok)
+}
+
+// Shard is the ShardLabel value of the pool's node i; replacements of a node
+// keep its index, so they stay with its controller.
+func (p *NodePool) Shard(i int) string {
+	return fmt.Sprintf("%s-%d", p.Name, i%p.Shards())
 }
 
 // NodeTemplate renders the node with the given index; the scenario's

@@ -84,3 +84,37 @@ func TestExamplesRenderEnds(t *testing.T) {
 		}
 	}
 }
+
+func TestShards(t *testing.T) {
+	for _, tc := range []struct {
+		count, shards int
+		node          int
+		shard         string
+	}{
+		{0, 1, 0, "w-0"},
+		{1, 1, 0, "w-0"},
+		{1000, 1, 999, "w-0"},
+		{1001, 2, 999, "w-1"},
+		{2500, 3, 2500, "w-1"},
+	} {
+		p := &NodePool{Name: "w", Count: tc.count}
+		if got := p.Shards(); got != tc.shards {
+			t.Errorf("%d nodes: %d shards, want %d", tc.count, got, tc.shards)
+		}
+		if got := p.Shard(tc.node); got != tc.shard {
+			t.Errorf("%d nodes: node %d in shard %q, want %q", tc.count, tc.node, got, tc.shard)
+		}
+	}
+}
+
+func TestComponentOf(t *testing.T) {
+	for name, want := range map[string]string{"kwok": Kwok, "kwok/workers-1": Kwok, "apiserver": APIServer} {
+		if got := ComponentOf(name); got != want {
+			t.Errorf("ComponentOf(%q) = %q, want %q", name, got, want)
+		}
+	}
+	c := Cluster{Kubernetes: "v1.37.2", Kwok: "v0.8.0"}
+	if v := c.VersionOf("kwok/workers-0"); v != "v0.8.0" {
+		t.Errorf("an instance of kwok runs %s, want KWOK's version", v)
+	}
+}

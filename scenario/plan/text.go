@@ -20,7 +20,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	t := &textWriter{w: bw}
 	t.scenario(p)
 	t.variables(p.Variables)
-	t.cluster(&p.Cluster)
+	t.cluster(&p.Cluster, p.Pools)
 	if err := t.pools(p.Pools); err != nil {
 		return err
 	}
@@ -100,8 +100,12 @@ func (t *textWriter) variables(vars []Variable) {
 	t.table(1, rows)
 }
 
-func (t *textWriter) cluster(c *Cluster) {
+func (t *textWriter) cluster(c *Cluster, pools []*NodePool) {
 	t.heading("Cluster")
+	if c.Backend == BackendKubeconfig {
+		t.existingCluster(c, pools)
+		return
+	}
 	var enabled, disabled []string
 	for _, comp := range c.Components {
 		if comp.Enabled {
@@ -131,21 +135,57 @@ func (t *textWriter) cluster(c *Cluster) {
 		rows = append(rows, []string{"runtime config", pairs(c.RuntimeConfig, "=", ", ")})
 	}
 	for _, comp := range c.Components {
-		var parts []string
-		if comp.Binary != "" {
-			parts = append(parts, "binary "+comp.Binary)
-		}
-		if comp.Image != "" {
-			parts = append(parts, "image "+comp.Image)
-		}
-		for _, k := range sortedKeys(comp.Args) {
-			parts = append(parts, fmt.Sprintf("--%s=%s", k, comp.Args[k]))
-		}
-		if len(parts) > 0 {
+		if parts := componentSettings(comp); len(parts) > 0 {
 			rows = append(rows, []string{comp.Name, strings.Join(parts, " ")})
 		}
 	}
 	t.table(1, rows)
+}
+
+// existingCluster prints what kwok-run brings to a cluster it does not own:
+// KWOK's controllers, one per shard of each pool.
+func (t *textWriter) existingCluster(c *Cluster, pools []*NodePool) {
+	path := c.Kubeconfig
+	if path == "" {
+		path = "given by --kubeconfig"
+	}
+	controllers := 0
+	var shards []string
+	for _, p := range pools {
+		controllers += p.Shards()
+		shards = append(shards, fmt.Sprintf("%s %d", p.Name, p.Shards()))
+	}
+	kwok := fmt.Sprintf("%d KWOK controllers, one per %d nodes of a pool", controllers, NodesPerKwok)
+	if len(shards) > 0 {
+		kwok += " (" + strings.Join(shards, ", ") + ")"
+	}
+	rows := [][]string{
+		{"backend", c.Backend + " (an existing cluster; the rest of the control plane is its own)"},
+		{"kubeconfig", path},
+		{"versions", fmt.Sprintf("kwok %s; nodes report kubelet %s", c.Kwok, c.Kubernetes)},
+		{"components", kwok},
+		{"node lease", fmt.Sprintf("%s (renewed every %s per node)", c.NodeLeaseDuration, c.NodeLeaseDuration.D()/4)},
+	}
+	if comp, ok := c.Component(Kwok); ok {
+		if parts := componentSettings(comp); len(parts) > 0 {
+			rows = append(rows, []string{comp.Name, strings.Join(parts, " ")})
+		}
+	}
+	t.table(1, rows)
+}
+
+func componentSettings(comp Component) []string {
+	var parts []string
+	if comp.Binary != "" {
+		parts = append(parts, "binary "+comp.Binary)
+	}
+	if comp.Image != "" {
+		parts = append(parts, "image "+comp.Image)
+	}
+	for _, k := range sortedKeys(comp.Args) {
+		parts = append(parts, fmt.Sprintf("--%s=%s", k, comp.Args[k]))
+	}
+	return parts
 }
 
 func (t *textWriter) pools(pools []*NodePool) error {
