@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/containers"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/reports"
 )
@@ -26,12 +27,16 @@ func TestSignalDuringStartUp(t *testing.T) {
 		t.Fatalf("build kwok-run: %v\n%s", err, out)
 	}
 	for _, tc := range []struct {
-		sig  syscall.Signal
-		code int
-	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
-		t.Run(tc.sig.String(), func(t *testing.T) {
+		backend string
+		sig     syscall.Signal
+		code    int
+	}{{"local", syscall.SIGINT, 130}, {"local", syscall.SIGTERM, 143}, {"docker", syscall.SIGINT, 130}} {
+		t.Run(tc.backend+"/"+tc.sig.String(), func(t *testing.T) {
+			if tc.backend == "docker" {
+				docker(t)
+			}
 			state := t.TempDir()
-			cmd := exec.Command(bin, "up", "--binary-sources", "cache")
+			cmd := exec.Command(bin, "up", "--backend", tc.backend, "--binary-sources", "cache")
 			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -53,7 +58,28 @@ func TestSignalDuringStartUp(t *testing.T) {
 			if s := strings.TrimSpace(string(out)); s != "" {
 				t.Errorf("processes left: %s", s)
 			}
+			if tc.backend == "docker" {
+				for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}} {
+					out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel)...).Output()
+					if s := strings.TrimSpace(string(out)); err != nil || s != "" {
+						t.Errorf("docker %s: left %q (%v)", args[0], s, err)
+					}
+				}
+			}
 		})
+	}
+}
+
+// docker skips, loudly, where no Docker Engine answers, unless the
+// integration tests are required.
+func docker(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("docker", "version").Run(); err != nil {
+		msg := "INTEGRATION TEST NOT RUN: no Docker Engine answers here: " + err.Error()
+		if os.Getenv(binariestest.EnvRequire) != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 }
 

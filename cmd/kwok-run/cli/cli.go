@@ -52,7 +52,14 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
-func exit(code int, err error) error { return &exitError{code: code, err: err} }
+// exit gives err an exit code, unless a deeper call already chose one.
+func exit(code int, err error) error {
+	var inner *exitError
+	if errors.As(err, &inner) {
+		return err
+	}
+	return &exitError{code: code, err: err}
+}
 
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, s Streams, args []string) int {
@@ -103,7 +110,7 @@ func newRoot(s Streams) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newReport(s), newFmt(s), newBinaries(s), newUp(s), newDown(s), newVersion(s))
+	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newReport(s), newFmt(s), newBinaries(s), newImages(s), newUp(s), newDown(s), newVersion(s))
 	return root
 }
 

@@ -9,9 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries"
-	"github.com/kwok-run/kwok-run/backends/local"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/scenario"
 	"github.com/kwok-run/kwok-run/scenario/plan"
@@ -24,11 +22,17 @@ type clusterFlags struct {
 	backend   string
 	binaries  []string
 	sources   string
+	// engineBinary names the docker or nerdctl command.
+	engineBinary string
+	// kubeconfig is an existing cluster to play against.
+	kubeconfig string
 }
 
 func (f *clusterFlags) register(fs *pflag.FlagSet) {
 	varFlags(fs, &f.vars)
-	fs.StringVar(&f.backend, "backend", "", "override the scenario's backend (local)")
+	fs.StringVar(&f.backend, "backend", "", "override the scenario's backend: local, docker, nerdctl or kubeconfig")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "play against the existing cluster of this kubeconfig (implies --backend kubeconfig)")
+	fs.StringVar(&f.engineBinary, "engine", "", "the container engine's command for the docker and nerdctl backends (default: docker or nerdctl on PATH)")
 	fs.StringArrayVar(&f.binaries, "binary", nil, "use this executable: --binary kube-apiserver=/path (repeatable)")
 	fs.StringVar(&f.sources, "binary-sources", "", "where binaries may come from, in order: cache,download,build (default; also "+binaries.EnvSources+")")
 }
@@ -41,11 +45,18 @@ func (f *clusterFlags) plan(s Streams, args []string) (*plan.Plan, error) {
 	} else if p = load(s.Err, args[0], f.vars, f.allowExec); p == nil {
 		return nil, exit(ExitUsage, nil)
 	}
-	if f.backend != "" {
+	switch {
+	case f.kubeconfig != "" && f.backend != "" && f.backend != plan.BackendKubeconfig:
+		return nil, exit(ExitUsage, fmt.Errorf("--kubeconfig plays against an existing cluster; it cannot go with --backend %s", f.backend))
+	case f.kubeconfig != "":
+		p.Cluster.Backend = plan.BackendKubeconfig
+	case f.backend != "":
 		p.Cluster.Backend = f.backend
 	}
-	if p.Cluster.Backend != plan.BackendLocal {
-		return nil, exit(ExitUsage, fmt.Errorf("the %s backend is not available yet; use --backend local", p.Cluster.Backend))
+	switch p.Cluster.Backend {
+	case plan.BackendLocal, plan.BackendDocker, plan.BackendNerdctl, plan.BackendKubeconfig:
+	default:
+		return nil, exit(ExitUsage, fmt.Errorf("--backend %q: choose local, docker, nerdctl or kubeconfig", p.Cluster.Backend))
 	}
 	return p, nil
 }
@@ -134,13 +145,11 @@ at it, and exits, leaving the cluster running until kwok-run down.`,
 			if err != nil {
 				return exit(ExitInfrastructure, err)
 			}
-			c, err := local.Up(cmd.Context(), backends.SpecOf(p), local.Options{
-				Name: name, RunDir: reg.ClusterDir(name), RemoveRunDir: true, Detached: true,
-				Binaries: r, Registry: reg, Log: s.Err,
-			})
+			up, err := f.up(cmd.Context(), s, p, r, reg, where{name: name, runDir: reg.ClusterDir(name), detached: true})
 			if err != nil {
 				return exit(ExitInfrastructure, err)
 			}
+			c := up.(detachable)
 			if err := c.Detach(); err != nil {
 				c.Down(cmd.Context())
 				return exit(ExitInfrastructure, err)
@@ -205,7 +214,7 @@ running kwok-run: those of kwok-run up, and those a kwok-run that died left.`,
 			}
 			var failed []error
 			for _, e := range targets {
-				if err := reg.Down(e); err != nil {
+				if err := downEntry(cmd.Context(), reg, e); err != nil {
 					failed = append(failed, fmt.Errorf("%s: %w", e.Name, err))
 					continue
 				}

@@ -15,14 +15,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/kwok-run/kwok-run/backends"
-	"github.com/kwok-run/kwok-run/backends/local"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/reports"
 	"github.com/kwok-run/kwok-run/runner"
 	"github.com/kwok-run/kwok-run/runner/measure"
 	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
 func newRun(s Streams) *cobra.Command {
@@ -67,10 +66,7 @@ assertion or a step failed, 3 when the cluster or the machine failed, 130 or
 				return exit(ExitInfrastructure, err)
 			}
 			ctx := cmd.Context()
-			cluster, err := local.Up(ctx, backends.SpecOf(p), local.Options{
-				Name: fmt.Sprintf("%s-%d", p.Scenario.Name, time.Now().UnixNano()), RunDir: out,
-				Binaries: r, Registry: reg, Log: s.Err,
-			})
+			cluster, err := f.up(ctx, s, p, r, reg, where{name: fmt.Sprintf("%s-%d", p.Scenario.Name, time.Now().UnixNano()), runDir: out})
 			if err != nil {
 				if ctx.Err() != nil {
 					return exit(interruptedCode(ctx), errors.New("interrupted while the cluster started"))
@@ -87,6 +83,8 @@ assertion or a step failed, 3 when the cluster or the machine failed, 130 or
 			}()
 			res, runErr := runner.Run(ctx, p, runner.Options{
 				Cluster: cluster, Log: s.Err, Terminal: isTerminal(s.Err), RunDir: out,
+				// An existing cluster outlives the run: what the run made goes.
+				Cleanup: p.Cluster.Backend == plan.BackendKubeconfig,
 			})
 			components := cluster.Components()
 			downErr := downOnce()
