@@ -8,7 +8,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build binaries chromium run test lint fuzz bench examples clean
+.PHONY: build binaries chromium nerdctl run test lint fuzz bench examples clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kwok-run
@@ -30,10 +30,18 @@ chromium:
 		echo "installing chromium (Debian package) for the report's browser test"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# nerdctl, for the nerdctl backend's integration test: Debian's containerd,
+# runc, CNI plugins and iptables when missing, and nerdctl built into the
+# cache (about a minute on a cold machine, then instant). No daemon is
+# started: the test runs a containerd of its own and stops it.
+nerdctl:
+	GO=$(GO) .ci/install-nerdctl
+
 # Unit and integration tests, with the race detector. Integration tests start
-# real control planes from the cached binaries, and the browser test runs
-# Chromium; neither may be skipped here.
-test: binaries chromium
+# real control planes from the cached binaries (the nerdctl backend's on a
+# containerd of their own), and the browser test runs Chromium; none may be
+# skipped here.
+test: binaries chromium nerdctl
 	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test -race ./...
 
 lint:
