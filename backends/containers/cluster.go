@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -80,6 +81,8 @@ type container struct {
 	image    string
 	hostPort int
 	logPath  string
+	// ip is a fixed address on the run's network, where the engine needs one.
+	ip string
 
 	mu       sync.Mutex
 	stopping bool // a stop was asked for: its exit is no failure
@@ -238,6 +241,15 @@ func start(ctx context.Context, spec backends.Spec, opts Options) (c *Cluster, e
 	if _, err := c.engine.Run(netCtx, "network", "create", "--label", RunLabel+"="+c.run, c.network); err != nil {
 		return c, fmt.Errorf("create the run's network: %w", err)
 	}
+	if c.engine.Name == plan.BackendNerdctl {
+		subnet, err := c.engine.Run(netCtx, "network", "inspect", "--format", "{{(index .IPAM.Config 0).Subnet}}", c.network)
+		if err != nil {
+			return c, fmt.Errorf("read the run's network: %w", err)
+		}
+		if err := c.assignIPs(subnet); err != nil {
+			return c, err
+		}
+	}
 
 	stages, err := components.Stages(spec.PodStages)
 	if err != nil {
@@ -349,6 +361,28 @@ func (c *Cluster) files(spec backends.Spec, specs []components.Process, refs []s
 	return nil
 }
 
+// assignIPs gives every container a fixed address in subnet. nerdctl gives
+// a restarted container a new address, and the other components' clients
+// keep their connections to the old one until their dead-connection check
+// gives up, about 30 seconds later: a restart would look like a 30-second
+// outage. Docker keeps a container's address on restart.
+func (c *Cluster) assignIPs(subnet string) error {
+	prefix, err := netip.ParsePrefix(strings.TrimSpace(subnet))
+	if err != nil || !prefix.Addr().Is4() || prefix.Bits() > 24 {
+		return fmt.Errorf("the run's network has subnet %q: want an IPv4 /24 or larger", subnet)
+	}
+	addr := prefix.Masked().Addr()
+	// The first addresses are the gateway's and the engine's own.
+	for range 10 {
+		addr = addr.Next()
+	}
+	for _, k := range c.ctrs {
+		k.ip = addr.String()
+		addr = addr.Next()
+	}
+	return nil
+}
+
 // runArgs is the `run` command line of a container.
 func (c *Cluster) runArgs(k *container) []string {
 	args := []string{"run", "--detach", "--name", k.name, "--hostname", k.name,
@@ -359,6 +393,9 @@ func (c *Cluster) runArgs(k *container) []string {
 		"--entrypoint", images.Entrypoint(k.spec.Binary),
 		// Resolve made the image present: a pull here could only stall.
 		"--pull", "never",
+	}
+	if k.ip != "" {
+		args = append(args, "--ip", k.ip)
 	}
 	if k.spec.Name == plan.Etcd {
 		args = append(args, "--volume", c.dataDir+":"+etcdDir)
@@ -483,7 +520,7 @@ func (c *Cluster) watch(k *container) {
 		return
 	}
 	if err != nil {
-		code = "unknown (" + firstLine(err) + ")"
+		code = "unknown (" + lastLine(err) + ")"
 	}
 	if c.inFault() {
 		go c.revive(k, code)

@@ -74,6 +74,11 @@ func TestCommandLines(t *testing.T) {
 			if err := c.files(spec, specs, refs); err != nil {
 				t.Fatal(err)
 			}
+			if name == plan.BackendNerdctl {
+				if err := c.assignIPs("10.4.1.0/24"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var b strings.Builder
 			for _, k := range c.ctrs {
 				b.WriteString(name)
@@ -214,5 +219,17 @@ func TestUpWithAnEngineThatDoesNotAnswer(t *testing.T) {
 	}
 	if len(f.commands) != 1 {
 		t.Errorf("want one command, got %v", f.commands)
+	}
+}
+
+func TestAssignIPsWantsARoomySubnet(t *testing.T) {
+	c := &Cluster{ctrs: []*container{{}, {}}}
+	for _, bad := range []string{"", "fd00::/64", "10.4.1.0/28"} {
+		if err := c.assignIPs(bad); err == nil {
+			t.Errorf("subnet %q: want an error", bad)
+		}
+	}
+	if err := c.assignIPs("10.4.1.0/24\n"); err != nil || c.ctrs[0].ip != "10.4.1.10" || c.ctrs[1].ip != "10.4.1.11" {
+		t.Errorf("got %v, %q, %q", err, c.ctrs[0].ip, c.ctrs[1].ip)
 	}
 }

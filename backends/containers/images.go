@@ -70,7 +70,7 @@ func Resolve(ctx context.Context, e *Engine, wants []Wanted, bins *binaries.Reso
 		if w.Ref != "" {
 			return nil, fmt.Errorf("the scenario's image %s is not in %s and could not be pulled: %w", ref, e.Name, err)
 		}
-		logf(log, "%s could not be pulled (%s); using %s, packed from the local binaries", ref, firstLine(err), images.Local(w.Binary, w.Version))
+		logf(log, "%s could not be pulled (%s); using %s, packed from the local binaries", ref, lastLine(err), images.Local(w.Binary, w.Version))
 		fallback = append(fallback, binaries.Want{Binary: w.Binary, Version: w.Version})
 		at = append(at, i)
 	}
@@ -122,13 +122,15 @@ func Pack(ctx context.Context, e *Engine, bins *binaries.Resolver, wants []binar
 	return refs, nil
 }
 
-func firstLine(err error) string {
+// lastLine is the line of an engine's error that says what failed: nerdctl
+// logs its progress first and its verdict last.
+func lastLine(err error) string {
 	s := err.Error()
-	if ce, ok := err.(*CommandError); ok {
-		s = strings.TrimSpace(ce.Output)
+	if ce, ok := err.(*CommandError); ok && strings.TrimSpace(ce.Output) != "" {
+		s = ce.Output
 	}
-	s, _, _ = strings.Cut(s, "\n")
-	return s
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 func logf(w io.Writer, format string, args ...any) {
