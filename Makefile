@@ -56,25 +56,37 @@ fuzz:
 	$(GO) test ./scenario -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Benchmarks, medians of five: validate + plan of every example; a local
-# control plane up (to a Ready KWOK node), idle, and torn down; pacing
+# control plane up (to a Ready KWOK node), idle, and torn down, and the same
+# on docker; the quickstart's measurements on local and on docker; pacing
 # accuracy and kwok-run's CPU at asked rates; 1,000 nodes and 10,000 pods
 # through the real scheduler; what measuring costs in CPU (10,000 pods asked
-# at 500/s) and in memory per pod. About 25 minutes.
+# at 500/s) and in memory per pod. About 32 minutes.
 bench: binaries
 	@mkdir -p bin
 	$(GO) test ./scenario -run '^$$' -bench . -benchmem -count 5 | tee bin/bench-scenario.txt
 	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./backends/local -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-local.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./backends/containers -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-containers.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./cmd/kwok-run/cli -run '^$$' -bench Quickstart -benchtime 1x -count 5 -timeout 60m | tee bin/bench-backends.txt
 	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./runner -run '^$$' -bench 'PaceAccuracy|CreateRate|TenThousandPods|MeasurementCPU' -benchtime 1x -count 5 -timeout 120m | tee bin/bench-runner.txt
 	$(GO) test ./runner/observe -run '^$$' -bench PodRecordBytes -benchtime 1x -count 5 | tee bin/bench-observe.txt
-	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt bin/bench-runner.txt bin/bench-observe.txt
+	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt bin/bench-containers.txt bin/bench-backends.txt bin/bench-runner.txt bin/bench-observe.txt
 
 # Every example validates; the quickstart, a churn and a failure scenario run
-# for real, at small sizes.
-examples: binaries
-	$(GO) run ./cmd/kwok-run validate examples/*.hcl
-	$(GO) run ./cmd/kwok-run run --out bin/results/quickstart examples/quickstart.hcl
-	$(GO) run ./cmd/kwok-run run --out bin/results/node-churn -var nodes=50 -var churn_percent=20 -var churn_for=1m examples/node-churn.hcl
-	$(GO) run ./cmd/kwok-run run --out bin/results/failure-recovery -var nodes=20 examples/failure-recovery.hcl
+# for real, at small sizes; the quickstart again on docker, from images packed
+# offline, with nothing of the run left in the engine; the churn again
+# against an existing control plane (one without KWOK, from kwok-run up).
+examples: build binaries
+	$(BIN) validate examples/*.hcl
+	$(BIN) run --out bin/results/quickstart examples/quickstart.hcl
+	$(BIN) run --out bin/results/node-churn -var nodes=50 -var churn_percent=20 -var churn_for=1m examples/node-churn.hcl
+	$(BIN) run --out bin/results/failure-recovery -var nodes=20 examples/failure-recovery.hcl
+	$(BIN) images build
+	$(BIN) run --backend docker --out bin/results/quickstart-docker examples/quickstart.hcl
+	@left=$$(docker ps --all --quiet --filter label=kwok-run.run; docker network ls --quiet --filter label=kwok-run.run; docker volume ls --quiet --filter label=kwok-run.run); \
+	if [ -n "$$left" ]; then echo "left in docker after the run: $$left"; exit 1; fi
+	XDG_STATE_HOME=$(CURDIR)/bin/state $(BIN) up --name existing examples/bare-control-plane.hcl > bin/existing.env
+	. ./bin/existing.env && XDG_STATE_HOME=$(CURDIR)/bin/state $(BIN) run --kubeconfig "$$KUBECONFIG" --out bin/results/node-churn-existing -var nodes=50 -var churn_percent=20 -var churn_for=1m examples/node-churn.hcl; \
+	status=$$?; XDG_STATE_HOME=$(CURDIR)/bin/state $(BIN) down existing; exit $$status
 
 clean:
 	rm -rf bin
