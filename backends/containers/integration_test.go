@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/bootstrap"
 	"github.com/kwok-run/kwok-run/backends/registry"
@@ -79,28 +81,38 @@ func leftovers(t *testing.T, e *Engine, run string) string {
 	return strings.TrimSpace(ctrs + " " + nets + " " + vols)
 }
 
-// The whole life of a docker cluster: up from images packed from the
-// cached binaries, a node Ready and a pod Running through the real
-// scheduler and KWOK, a component killed and started again, a container
-// that dies on its own reported with its log, and a teardown that leaves
-// nothing with the run's label.
+// The whole life of a docker cluster: see clusterLife.
 func TestDockerCluster(t *testing.T) {
 	e := realDocker(t)
-	r := binariestest.Cached(t)
+	clusterLife(t, e, binariestest.Cached(t))
+}
+
+// clusterLife is the whole life of a cluster on a real engine: up from
+// images packed from the cached binaries, recorded in the registry with
+// the engine's command line, a node Ready and a pod Running through the
+// real scheduler and KWOK, the apiserver killed and started again (on
+// purpose: not a failure) and a second pod scheduled after it, a container
+// that dies on its own reported with its exit code, and a teardown that
+// leaves nothing with the run's label, no registry entry and no etcd data,
+// and keeps the logs.
+func clusterLife(t *testing.T, e *Engine, r *binaries.Resolver) {
 	reg := &registry.Registry{Dir: t.TempDir()}
 	runDir := filepath.Join(t.TempDir(), "run")
 	ctx := context.Background()
+	name := e.Name + "-test"
 	c, err := Up(ctx, backends.Spec{Cluster: scenario.DefaultCluster()}, Options{
-		Name: "docker-test", RunDir: runDir, Engine: e, Binaries: r, Registry: reg,
+		Name: name, RunDir: runDir, Engine: e, Binaries: r, Registry: reg,
 		Log: testWriter{t}, StartTimeout: 2 * time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Down(context.Background()) })
-	entry, err := reg.Get("docker-test")
-	if err != nil || entry.Run != c.run || entry.Backend != plan.BackendDocker {
-		t.Fatalf("registry entry %+v, %v: want the run and engine recorded", entry, err)
+	// The engine's whole command line: nerdctl's global flags too, which
+	// down --all needs to reach the containerd of a crashed run.
+	entry, err := reg.Get(name)
+	if err != nil || entry.Run != c.run || entry.Backend != e.Name || !slices.Equal(entry.Engine, e.Argv) {
+		t.Fatalf("registry entry %+v, %v: want the run and the engine, with its global flags, recorded", entry, err)
 	}
 	cs, err := c.Clientset()
 	if err != nil {
@@ -150,6 +162,16 @@ func TestDockerCluster(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("default").Get(ctx, "pod-0", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the pod after the apiserver's restart: %v", err)
 	}
+	// The other components reach the restarted apiserver by its name.
+	pod1 := pod.DeepCopy()
+	pod1.Name = "pod-1"
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod1, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a pod bound and Running after the apiserver's restart", 60*time.Second, func() (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "pod-1", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName == "node-0" && p.Status.Phase == corev1.PodRunning, err
+	})
 	select {
 	case err := <-c.Failed():
 		t.Fatalf("a stop on purpose was reported as a failure: %v", err)
@@ -178,7 +200,7 @@ func TestDockerCluster(t *testing.T) {
 	if left := leftovers(t, e, c.run); left != "" {
 		t.Errorf("left behind after Down: %s", left)
 	}
-	if _, err := reg.Get("docker-test"); !errors.Is(err, os.ErrNotExist) {
+	if _, err := reg.Get(name); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("registry entry still there after Down: %v", err)
 	}
 	if _, err := os.Stat(c.dataDir); !errors.Is(err, os.ErrNotExist) {
