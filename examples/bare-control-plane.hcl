@@ -1,5 +1,6 @@
-# A control plane without KWOK, to bring up with `kwok-run up` and play
-# backend = "kubeconfig" scenarios against: the KWOK controllers then come
+# A control plane without KWOK. Run, it measures what the idle control plane
+# costs; brought up with `kwok-run up`, it is a cluster to play
+# backend = "kubeconfig" scenarios against, whose KWOK controllers then come
 # from the scenario's run, sharded by node pool, as on a real cluster.
 #
 #   eval "$(kwok-run up examples/bare-control-plane.hcl)"
@@ -7,7 +8,7 @@
 #   kwok-run down
 
 scenario "bare-control-plane" {
-  description = "etcd, kube-apiserver, kube-scheduler and kube-controller-manager; no KWOK."
+  description = "etcd, kube-apiserver, kube-scheduler and kube-controller-manager, no KWOK: what an idle control plane costs."
 }
 
 cluster {
@@ -18,6 +19,10 @@ cluster {
 
 step "idle" {
   sleep {
-    duration = "1s"
+    duration = "30s"
   }
+}
+
+assert "an idle apiserver uses under a third of a core" {
+  condition = metrics.component_cpu_seconds.apiserver <= 10
 }
