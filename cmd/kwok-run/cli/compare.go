@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kwok-run/kwok-run/reports"
+)
+
+func newCompare(s Streams) *cobra.Command {
+	var thresholds []string
+	var alpha float64
+	var all, noColor bool
+	var markdown string
+	cmd := &cobra.Command{
+		Use:   "compare [flags] BASE NEW",
+		Short: "Compare two runs, or two sets of repeated runs, metric by metric",
+		Long: `Compare reads two sides, each a report.json, a results directory, or a
+directory of results directories (repeated runs), and sets every metric side
+by side: the medians, the change, and with 3 or more runs a side the
+two-sided Mann–Whitney U test, which assumes nothing of the noise's shape.
+A metric is worse or better only when the change is significant (alpha, 0.05
+by default); which way is better comes from the metric catalogue. Single
+runs cannot be tested, so a change past the threshold is taken at its word
+and shown as untested. Versions, flags, variables and scenario text that
+differ are listed first.
+
+It exits 1 when a metric got worse by more than its threshold (--threshold
+10% for all; --threshold pod_startup_latency.p99=5% for one metric path or
+name; repeatable), 0 otherwise, and 2 when a side cannot be read.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := reports.CompareOptions{Threshold: 0.10, Alpha: alpha, PerMetric: map[string]float64{}}
+			for _, t := range thresholds {
+				if err := parseThreshold(t, &opts); err != nil {
+					return exit(ExitUsage, err)
+				}
+			}
+			if alpha <= 0 || alpha >= 1 {
+				return exit(ExitUsage, fmt.Errorf("--alpha %v: want a probability between 0 and 1", alpha))
+			}
+			base, err := reports.LoadSide(args[0])
+			if err != nil {
+				return exit(ExitUsage, fmt.Errorf("base: %w", err))
+			}
+			new, err := reports.LoadSide(args[1])
+			if err != nil {
+				return exit(ExitUsage, fmt.Errorf("new: %w", err))
+			}
+			c, err := reports.Compare(base, new, opts)
+			if err != nil {
+				return exit(ExitUsage, err)
+			}
+			if err := reports.WriteComparisonTerminal(s.Out, c, all, !noColor && isTerminal(s.Out)); err != nil {
+				return exit(ExitInfrastructure, err)
+			}
+			if markdown != "" {
+				f, err := os.Create(markdown)
+				if err != nil {
+					return exit(ExitInfrastructure, err)
+				}
+				werr := reports.WriteComparisonMarkdown(f, c)
+				if err := f.Close(); werr == nil {
+					werr = err
+				}
+				if werr != nil {
+					return exit(ExitInfrastructure, werr)
+				}
+			}
+			if len(c.Regressions()) > 0 {
+				return exit(ExitFailed, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&thresholds, "threshold", nil, "how much worse counts as a regression: 10% for every metric, or METRIC=5% for one (repeatable; default 10%)")
+	cmd.Flags().Float64Var(&alpha, "alpha", 0.05, "the significance level of the Mann–Whitney U test")
+	cmd.Flags().BoolVar(&all, "all", false, "list the metrics with no significant change too")
+	cmd.Flags().StringVar(&markdown, "markdown", "", "also write the comparison as Markdown to this file (every metric)")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "print without colours")
+	return cmd
+}
+
+// parseThreshold reads "10%" or "metric=10%".
+func parseThreshold(s string, opts *reports.CompareOptions) error {
+	metric, value, ok := strings.Cut(s, "=")
+	if !ok {
+		metric, value = "", s
+	}
+	pct, found := strings.CutSuffix(strings.TrimSpace(value), "%")
+	v, err := strconv.ParseFloat(pct, 64)
+	if !found || err != nil || v < 0 {
+		return fmt.Errorf("--threshold %q: write a percentage, like 10%% or pod_startup_latency.p99=5%%", s)
+	}
+	if metric == "" {
+		opts.Threshold = v / 100
+	} else {
+		opts.PerMetric[metric] = v / 100
+	}
+	return nil
+}

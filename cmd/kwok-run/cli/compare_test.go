@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kwok-run/kwok-run/reports"
+)
+
+// results writes one results directory per value, as repeated runs of the
+// quickstart whose p99 pod start-up took those values.
+func results(t *testing.T, kubernetes string, p99 ...float64) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), kubernetes)
+	for i, v := range p99 {
+		r := &reports.Report{
+			SchemaVersion: reports.SchemaVersion,
+			Scenario:      reports.Scenario{Name: "quickstart", SHA256: "abc"},
+			Cluster:       reports.Cluster{Backend: "local", Kubernetes: kubernetes},
+			Metrics:       map[string]float64{"pod_startup_latency.p99": v},
+		}
+		if err := reports.Write(filepath.Join(dir, "run-"+string(rune('a'+i))), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCompareExitCodes(t *testing.T) {
+	base := results(t, "v1.36.3", 1.00, 1.02, 0.98, 1.01, 0.99)
+	slower := results(t, "v1.37.2", 1.30, 1.28, 1.33, 1.31, 1.29)
+	same := results(t, "v1.37.2", 1.03, 0.98, 1.01, 0.96, 1.05)
+	md := filepath.Join(t.TempDir(), "compare.md")
+
+	r := run(t, "", "compare", base, slower, "--markdown", md)
+	if r.code != ExitFailed || !strings.Contains(r.out, "1 regression: pod_startup_latency.p99") || !strings.Contains(r.out, "kubernetes: v1.36.3 → v1.37.2") {
+		t.Errorf("a regression: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if raw, err := os.ReadFile(md); err != nil || !strings.Contains(string(raw), "| ✗ | pod_startup_latency.p99 | worse |") {
+		t.Errorf("markdown: %v\n%s", err, raw)
+	}
+	if r := run(t, "", "compare", base, slower, "--threshold", "pod_startup_latency=40%"); r.code != ExitOK {
+		t.Errorf("within a 40%% threshold: exit %d\n%s", r.code, r.out)
+	}
+	if r := run(t, "", "compare", base, same, "--threshold", "1%"); r.code != ExitOK || !strings.Contains(r.out, "no regression") {
+		t.Errorf("noise: exit %d\n%s", r.code, r.out)
+	}
+	for _, args := range [][]string{
+		{"compare", base, filepath.Join(t.TempDir(), "missing")},
+		{"compare", base, slower, "--threshold", "ten"},
+		{"compare", base, slower, "--alpha", "2"},
+		{"compare", base},
+	} {
+		if r := run(t, "", args...); r.code != ExitUsage || r.errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q; want %d and a message", args[1:], r.code, r.errOut, ExitUsage)
+		}
+	}
+}
