@@ -213,3 +213,18 @@ func containsLine(lines []string, want string) bool {
 	}
 	return false
 }
+
+func TestAggregate(t *testing.T) {
+	a := Aggregate(side("runs", "v1.37.2", []float64{1.0, 1.2, 0.9}, []float64{100, 0, 50}))
+	p99 := a.Metrics["pod_startup_latency.p99"]
+	if a.Runs != 3 || p99.Median != 1.0 || p99.Min != 0.9 || p99.Max != 1.2 || p99.Spread == nil || math.Abs(*p99.Spread-0.3) > 1e-9 {
+		t.Errorf("p99 %+v over %d runs", p99, a.Runs)
+	}
+	var b bytes.Buffer
+	if err := WriteAggregateTerminal(&b, a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "pod_startup_latency.p99") || !strings.Contains(b.String(), "30.0%") {
+		t.Errorf("terminal:\n%s", b.String())
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kwok-run/kwok-run/backends/binaries"
+	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/reports"
 )
 
@@ -56,5 +58,34 @@ func TestCompareExitCodes(t *testing.T) {
 		if r := run(t, "", args...); r.code != ExitUsage || r.errOut == "" {
 			t.Errorf("%v: exit %d, stderr %q; want %d and a message", args[1:], r.code, r.errOut, ExitUsage)
 		}
+	}
+}
+
+// --repeat runs on fresh clusters into run-1 ... run-N, aggregates them, and
+// the directory is one side of a comparison.
+func TestRunRepeat(t *testing.T) {
+	binariestest.Cached(t)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv(binaries.EnvSources, "cache")
+	out := filepath.Join(t.TempDir(), "repeats")
+	r := run(t, "", "run", "--repeat", "3", "--vary-seed", "--out", out, "-var", "pods=10", "../../../examples/quickstart.hcl")
+	if r.code != ExitOK || !strings.Contains(r.out, "quickstart: 3 runs (passed, passed, passed)") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
+	}
+	for i, want := range []int64{42, 43, 44} {
+		rep, err := reports.Read(filepath.Join(out, "run-"+string(rune('1'+i))))
+		if err != nil || rep.Scenario.Seed != want {
+			t.Errorf("run %d: seed %v (%v), want %d", i+1, rep, err, want)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(out, reports.AggregateFile))
+	if err != nil || !strings.Contains(string(raw), `"pod_startup_latency.p99"`) {
+		t.Errorf("aggregate: %v", err)
+	}
+	if r := run(t, "", "compare", out, out); r.code != ExitOK || !strings.Contains(r.out, "(3 runs)") || !strings.Contains(r.out, "seed") {
+		t.Errorf("compare of the repeats with themselves: exit %d\n%s", r.code, r.out)
+	}
+	if r := run(t, "", "run", "--repeat", "0", "../../../examples/quickstart.hcl"); r.code != ExitUsage {
+		t.Errorf("--repeat 0: exit %d", r.code)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/reports"
 	"github.com/kwok-run/kwok-run/runner"
@@ -27,7 +28,8 @@ import (
 func newRun(s Streams) *cobra.Command {
 	var f clusterFlags
 	var out string
-	var noColor bool
+	var noColor, varySeed bool
+	var repeat int
 	cmd := &cobra.Command{
 		Use:   "run [flags] FILE",
 		Short: "Play a scenario against a fresh control plane, measure it and check its assertions",
@@ -39,9 +41,16 @@ summary.md, report.html, junit.xml, events.jsonl and the components' logs.
 It exits 0 when every step succeeded and every assertion held, 1 when an
 assertion or a step failed, 3 when the cluster or the machine failed, 130 or
 143 when interrupted; a partial report is written in every case.
+With --repeat N it runs N times, each on a fresh cluster, into run-1 ...
+run-N under the results directory, writes aggregate.json (every metric's N
+values, median and spread) and exits with the worst outcome; kwok-run
+compare reads such a directory as one side.
 "kwok-run FILE" means "kwok-run run FILE".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			if repeat < 1 {
+				return exit(ExitUsage, fmt.Errorf("--repeat %d: want 1 or more runs", repeat))
+			}
 			p, err := f.plan(s, args)
 			if err != nil {
 				return err
@@ -65,52 +74,122 @@ assertion or a step failed, 3 when the cluster or the machine failed, 130 or
 			if err != nil {
 				return exit(ExitInfrastructure, err)
 			}
-			ctx := cmd.Context()
-			cluster, err := f.up(ctx, s, p, r, reg, where{name: fmt.Sprintf("%s-%d", p.Scenario.Name, time.Now().UnixNano()), runDir: out})
-			if err != nil {
-				if ctx.Err() != nil {
-					return exit(interruptedCode(ctx), errors.New("interrupted while the cluster started"))
+			color := !noColor && isTerminal(s.Out)
+			if repeat == 1 {
+				rep, err := runOnce(cmd.Context(), s, &f, p, r, reg, out)
+				if err != nil {
+					return err
 				}
+				reports.WriteTerminal(s.Out, rep, color)
+				fmt.Fprintf(s.Out, "results in %s\n", out)
+				return exitCode(rep.Outcome.ExitCode)
+			}
+			// Repeats: each run in a directory of its own, on a fresh
+			// cluster; the worst outcome is the command's.
+			seed := p.Scenario.Seed
+			code := ExitOK
+			for i := 1; i <= repeat; i++ {
+				if varySeed {
+					p.Scenario.Seed = seed + int64(i-1)
+				}
+				dir := filepath.Join(out, fmt.Sprintf("run-%d", i))
+				fmt.Fprintf(s.Err, "run %d of %d (seed %d) into %s\n", i, repeat, p.Scenario.Seed, dir)
+				rep, err := runOnce(cmd.Context(), s, &f, p, r, reg, dir)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Out, "run %d of %d: %s (exit %d)\n", i, repeat, rep.Outcome.Status, rep.Outcome.ExitCode)
+				code = worse(code, rep.Outcome.ExitCode)
+				if rep.Outcome.Status == reports.Interrupted {
+					break
+				}
+			}
+			side, err := reports.LoadSide(out)
+			if err != nil {
 				return exit(ExitInfrastructure, err)
 			}
-			// Whatever happens from here, the cluster goes; a panic too.
-			downOnce := sync.OnceValue(func() error { return cluster.Down(context.Background()) })
-			defer func() {
-				if rec := recover(); rec != nil {
-					downOnce()
-					panic(rec)
-				}
-			}()
-			res, runErr := runner.Run(ctx, p, runner.Options{
-				Cluster: cluster, Log: s.Err, Terminal: isTerminal(s.Err), RunDir: out,
-				// An existing cluster outlives the run: what the run made goes.
-				Cleanup: p.Cluster.Backend == plan.BackendKubeconfig,
-			})
-			components := cluster.Components()
-			downErr := downOnce()
-
-			rep := measure.Report(p, res, components, version())
-			rep.Outcome = outcome(ctx, runErr, downErr, rep)
-			writeErr := reports.Write(out, rep)
-			if res != nil {
-				writeErr = errors.Join(writeErr, writeEvents(out, res))
+			agg := reports.Aggregate(side)
+			if err := reports.WriteAggregate(out, agg); err != nil {
+				fmt.Fprintf(s.Err, "kwok-run: writing the aggregate: %s\n", err)
 			}
-			reports.WriteTerminal(s.Out, rep, !noColor && isTerminal(s.Out))
-			fmt.Fprintf(s.Out, "results in %s\n", out)
-			if writeErr != nil {
-				fmt.Fprintf(s.Err, "kwok-run: writing the results: %s\n", writeErr)
-			}
-			if rep.Outcome.ExitCode == ExitOK {
-				return nil
-			}
-			return exit(rep.Outcome.ExitCode, nil)
+			reports.WriteAggregateTerminal(s.Out, agg)
+			fmt.Fprintf(s.Out, "results in %s (one directory per run, aggregate.json beside them)\n", out)
+			return exitCode(code)
 		},
 	}
 	f.register(cmd.Flags())
+	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the scenario this many times, each on a fresh cluster, and aggregate the runs")
+	cmd.Flags().BoolVar(&varySeed, "vary-seed", false, "with --repeat, give run i the scenario's seed + i - 1 instead of the same seed")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "let the scenario's exec actions run commands on this machine")
 	cmd.Flags().StringVar(&out, "out", "", "the results directory (default results/<scenario>-<UTC time>)")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "print the summary without colours")
 	return cmd
+}
+
+// runOnce brings the cluster up, plays the plan, tears down and writes the
+// results directory; the report says how it ended. An error is returned
+// only when no report could be made (the cluster never came up).
+func runOnce(ctx context.Context, s Streams, f *clusterFlags, p *plan.Plan, r *binaries.Resolver, reg *registry.Registry, out string) (*reports.Report, error) {
+	cluster, err := f.up(ctx, s, p, r, reg, where{name: fmt.Sprintf("%s-%d", p.Scenario.Name, time.Now().UnixNano()), runDir: out})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, exit(interruptedCode(ctx), errors.New("interrupted while the cluster started"))
+		}
+		return nil, exit(ExitInfrastructure, err)
+	}
+	// Whatever happens from here, the cluster goes; a panic too.
+	downOnce := sync.OnceValue(func() error { return cluster.Down(context.Background()) })
+	defer func() {
+		if rec := recover(); rec != nil {
+			downOnce()
+			panic(rec)
+		}
+	}()
+	res, runErr := runner.Run(ctx, p, runner.Options{
+		Cluster: cluster, Log: s.Err, Terminal: isTerminal(s.Err), RunDir: out,
+		// An existing cluster outlives the run: what the run made goes.
+		Cleanup: p.Cluster.Backend == plan.BackendKubeconfig,
+	})
+	components := cluster.Components()
+	downErr := downOnce()
+
+	rep := measure.Report(p, res, components, version())
+	rep.Outcome = outcome(ctx, runErr, downErr, rep)
+	writeErr := reports.Write(out, rep)
+	if res != nil {
+		writeErr = errors.Join(writeErr, writeEvents(out, res))
+	}
+	if writeErr != nil {
+		fmt.Fprintf(s.Err, "kwok-run: writing the results: %s\n", writeErr)
+	}
+	return rep, nil
+}
+
+func exitCode(code int) error {
+	if code == ExitOK {
+		return nil
+	}
+	return exit(code, nil)
+}
+
+// worse picks the exit code that says more: an interrupt, then a broken
+// cluster, then a failure.
+func worse(a, b int) int {
+	rank := func(c int) int {
+		switch c {
+		case ExitOK:
+			return 0
+		case ExitFailed:
+			return 1
+		case ExitInfrastructure:
+			return 2
+		}
+		return 3
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
 }
 
 // outcome decides how the run ended and its exit code: an interrupt or a
