@@ -13,10 +13,20 @@ variable "pods" {
   description = "Pods of the web Deployment."
 }
 
+variable "kubernetes" {
+  type        = string
+  default     = "v1.37.2"
+  description = "Kubernetes release of the control plane: compare two with -var kubernetes=..."
+}
+
 scenario "quickstart" {
   description = "10 nodes, a Deployment of 100 pods, then scale it down."
   seed        = 42
   timeout     = "5m"
+}
+
+cluster {
+  kubernetes = var.kubernetes
 }
 
 node_pool "workers" {
