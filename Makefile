@@ -8,7 +8,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build binaries chromium nerdctl run test lint fuzz bench examples clean
+.PHONY: build binaries chromium nerdctl run test lint fuzz bench compare-releases examples clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kwok-run
@@ -57,10 +57,12 @@ fuzz:
 
 # Benchmarks, medians of five: validate + plan of every example; a local
 # control plane up (to a Ready KWOK node), idle, and torn down, and the same
-# on docker; the quickstart's measurements on local and on docker; pacing
+# on docker; the quickstart's measurements on local and on docker; two
+# Kubernetes releases compared on the quickstart; pacing
 # accuracy and kwok-run's CPU at asked rates; 1,000 nodes and 10,000 pods
 # through the real scheduler; what measuring costs in CPU (10,000 pods asked
-# at 500/s) and in memory per pod. About 32 minutes.
+# at 500/s) and in memory per pod. About 35 minutes (plus 12 for the
+# older release's binaries, once).
 bench: binaries
 	@mkdir -p bin
 	$(GO) test ./scenario -run '^$$' -bench . -benchmem -count 5 | tee bin/bench-scenario.txt
@@ -70,6 +72,17 @@ bench: binaries
 	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./runner -run '^$$' -bench 'PaceAccuracy|CreateRate|TenThousandPods|MeasurementCPU' -benchtime 1x -count 5 -timeout 120m | tee bin/bench-runner.txt
 	$(GO) test ./runner/observe -run '^$$' -bench PodRecordBytes -benchtime 1x -count 5 | tee bin/bench-observe.txt
 	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt bin/bench-containers.txt bin/bench-backends.txt bin/bench-runner.txt bin/bench-observe.txt
+	$(MAKE) compare-releases
+
+# Two Kubernetes releases compared: the quickstart five times on each, then
+# compare (its exit code is printed, not obeyed: a regression between
+# releases is a finding, not a broken benchmark). The older release's
+# binaries are built from source into the cache the first time.
+compare-releases: build
+	rm -rf bin/compare
+	$(BIN) run --repeat 5 -var kubernetes=v1.36.3 --out bin/compare/v1.36.3 examples/quickstart.hcl
+	$(BIN) run --repeat 5 -var kubernetes=v1.37.2 --out bin/compare/v1.37.2 examples/quickstart.hcl
+	$(BIN) compare --markdown bin/compare/compare.md bin/compare/v1.36.3 bin/compare/v1.37.2; echo "kwok-run compare exited $$?"
 
 # Every example validates; the quickstart, a churn and a failure scenario run
 # for real, at small sizes; the quickstart again on docker, from images packed
