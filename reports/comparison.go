@@ -79,6 +79,10 @@ type CompareOptions struct {
 	PerMetric map[string]float64
 	// Alpha is the significance level of the test; 0.05 by default.
 	Alpha float64
+	// GateBreakdowns lets per-verb and per-resource breakdowns fail the
+	// comparison too. Off by default: hundreds of them are tested at once,
+	// so at alpha 0.05 some are "significant" by chance in any comparison.
+	GateBreakdowns bool
 }
 
 // MinRuns is how many runs a side needs for a significance test.
@@ -113,6 +117,9 @@ type MetricChange struct {
 	// MinRuns runs and no test was made.
 	P         float64
 	Threshold float64
+	// Breakdown marks a split of a metric by verb, resource or status (not
+	// by component, and not the "all" total).
+	Breakdown bool
 	Verdict   Verdict
 	// Regression: worse, significantly where tested, by more than the
 	// threshold.
@@ -184,7 +191,7 @@ func values(s Side, metric string) []float64 {
 
 func row(name string, base, new []float64, opts CompareOptions) MetricChange {
 	m := describe(name)
-	r := MetricChange{Metric: name, Unit: m.Unit, Better: m.Better, Base: base, New: new, P: math.NaN(), Delta: math.NaN(), Threshold: threshold(name, opts)}
+	r := MetricChange{Metric: name, Unit: m.Unit, Better: m.Better, Base: base, New: new, P: math.NaN(), Delta: math.NaN(), Threshold: threshold(name, opts), Breakdown: breakdown(name, m)}
 	r.BaseMedian, r.NewMedian = median(base), median(new)
 	switch {
 	case len(base) == 0:
@@ -221,8 +228,28 @@ func row(name string, base, new []float64, opts CompareOptions) MetricChange {
 	default:
 		r.Verdict = VerdictWorse
 	}
-	r.Regression = r.Verdict == VerdictWorse && (math.IsNaN(r.Delta) || math.Abs(r.Delta) > r.Threshold)
+	r.Regression = r.Verdict == VerdictWorse && (math.IsNaN(r.Delta) || math.Abs(r.Delta) > r.Threshold) && (!r.Breakdown || opts.GateBreakdowns)
 	return r
+}
+
+// breakdown reports a path that splits its metric by a dimension with open
+// keys (resources, status codes) or by two dimensions, unless every key is
+// the "all" total.
+func breakdown(path string, m metrics.Metric) bool {
+	segs := strings.Split(path, ".")
+	if len(m.Dimensions) == 0 || len(segs) < 1+len(m.Dimensions) {
+		return false
+	}
+	keys := segs[1 : 1+len(m.Dimensions)]
+	if len(m.Dimensions) == 1 && m.Dimensions[0].Keys != nil {
+		return false
+	}
+	for _, k := range keys {
+		if k != metrics.All {
+			return true
+		}
+	}
+	return false
 }
 
 // describe finds a metric path's unit and direction in the catalogue. The
@@ -287,7 +314,7 @@ func describeRun(r *Report) map[string]string {
 	for _, c := range r.Cluster.Components {
 		for _, a := range c.Args {
 			name, value, _ := strings.Cut(a, "=")
-			d[c.Name+" "+name] = normalizeFlag(value)
+			d[c.Name+" "+name] = normalizeFlag(name, value)
 		}
 		if c.SHA256 != "" {
 			d[c.Name+" binary sha256"] = c.SHA256
@@ -297,18 +324,23 @@ func describeRun(r *Report) map[string]string {
 }
 
 var (
-	port          = regexp.MustCompile(`:\d{2,5}\b`)
-	runName       = regexp.MustCompile(`kwok-run-[0-9a-f]{8}-`)
-	absolutePaths = regexp.MustCompile(`/[^,= ]*/`)
+	hostPort = regexp.MustCompile(`:\d{2,5}\b`)
+	digits   = regexp.MustCompile(`^\d+$`)
+	runName  = regexp.MustCompile(`kwok-run-[0-9a-f]{8}-`)
+	// A path starts the value or follows a separator; a URL's // does not.
+	absolutePath = regexp.MustCompile(`(^|[,=\s])/[^,=\s]*`)
 )
 
 // normalizeFlag removes what differs between any two runs of the same
-// cluster (ports picked free, run directories, container names), so that
-// only flags somebody set differently are listed.
-func normalizeFlag(v string) string {
-	v = port.ReplaceAllString(v, ":PORT")
+// cluster (ports picked free, run and data directories, container names),
+// so that only flags somebody set differently are listed.
+func normalizeFlag(name, v string) string {
+	if strings.HasSuffix(name, "port") && digits.MatchString(v) {
+		return "PORT"
+	}
+	v = hostPort.ReplaceAllString(v, ":PORT")
 	v = runName.ReplaceAllString(v, "kwok-run-RUN-")
-	return absolutePaths.ReplaceAllString(v, ".../")
+	return absolutePath.ReplaceAllString(v, "${1}PATH")
 }
 
 func diff(a, b map[string]string) []string {

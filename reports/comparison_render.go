@@ -23,7 +23,7 @@ func WriteComparisonTerminal(w io.Writer, c *Comparison, all, color bool) error 
 			fmt.Fprintf(&b, "  %s\n", d)
 		}
 	}
-	t, unchanged := comparisonTable(c, all)
+	t, hidden := comparisonTable(c, all)
 	for _, r := range t.rows {
 		if r[0] == "✗" {
 			r[0] = p.paint(red, r[0])
@@ -32,8 +32,8 @@ func WriteComparisonTerminal(w io.Writer, c *Comparison, all, color bool) error 
 	if err := terminalTable(&b, t); err != nil {
 		return err
 	}
-	if unchanged > 0 {
-		fmt.Fprintf(&b, "\n%s with no significant change (--all lists them)\n", plural(unchanged, "metric"))
+	if hidden > 0 {
+		fmt.Fprintf(&b, "\n%s with no significant change, breakdowns by verb or resource, and metrics of one side only (--all lists them)\n", plural(hidden, "more metric"))
 	}
 	fmt.Fprintf(&b, "\n%s\n", comparisonOutcome(c, p))
 	_, err := w.Write(b.Bytes())
@@ -92,10 +92,10 @@ func comparisonTable(c *Comparison, all bool) (table, int) {
 		}
 		return strings.Compare(a.Metric, b.Metric)
 	})
-	unchanged := 0
+	hidden := 0
 	for _, r := range rows {
-		if r.Verdict == VerdictNoChange && !all {
-			unchanged++
+		if !all && (r.Verdict == VerdictNoChange || r.Verdict == VerdictOnlyBase || r.Verdict == VerdictOnlyNew || r.Breakdown) {
+			hidden++
 			continue
 		}
 		mark := ""
@@ -111,7 +111,7 @@ func comparisonTable(c *Comparison, all bool) (table, int) {
 		}
 		t.rows = append(t.rows, []string{mark, r.Metric, string(r.Verdict), sideValue(r.Metric, r.BaseMedian, len(r.Base)), sideValue(r.Metric, r.NewMedian, len(r.New)), delta(r.Delta), pv})
 	}
-	return t, unchanged
+	return t, hidden
 }
 
 func sideValue(metric string, v float64, n int) string {

@@ -2,8 +2,10 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -34,12 +36,20 @@ func TestMannWhitney(t *testing.T) {
 	}
 }
 
+// runs counts fixtures, so that each has ports and directories of its own,
+// as real runs do.
+var runs int
+
 // run is a report fixture: one run of scenario name with the given metrics.
 func run(name, kubernetes string, m map[string]float64) *Report {
+	runs++
 	return &Report{
 		Scenario: Scenario{Name: name, SHA256: "sha-" + name, Seed: 1},
 		Cluster: Cluster{Backend: "local", Kubernetes: kubernetes, Kwok: "v0.8.0", Etcd: "v3.6.16",
-			Components: []Component{{Name: "apiserver", Args: []string{"--secure-port=41234", "--etcd-servers=https://127.0.0.1:40001", "--client-ca-file=/tmp/run-1/pki/ca.crt"}}}},
+			Components: []Component{
+				{Name: "apiserver", Args: []string{fmt.Sprintf("--secure-port=%d", 40000+runs), fmt.Sprintf("--etcd-servers=https://127.0.0.1:%d", 41000+runs), fmt.Sprintf("--client-ca-file=/tmp/run-%d/pki/ca.crt", runs)}},
+				{Name: "etcd", Args: []string{fmt.Sprintf("--data-dir=/dev/shm/kwok-run-etcd-%d", 1000000+runs), "--quota-backend-bytes=8589934592"}},
+			}},
 		Metrics: m,
 	}
 }
@@ -96,7 +106,7 @@ func TestCompareFindsAKnownRegression(t *testing.T) {
 		t.Errorf("differences %q: want the version change", c.Differences)
 	}
 	for _, d := range c.Differences {
-		if strings.Contains(d, "apiserver") {
+		if strings.Contains(d, "apiserver") || strings.Contains(d, "etcd") {
 			t.Errorf("ports and run directories are not differences: %q", d)
 		}
 	}
@@ -113,7 +123,7 @@ func TestCompareFindsAKnownRegression(t *testing.T) {
 	if err := WriteComparisonMarkdown(&md, c); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"kubernetes: v1.36.3 → v1.37.2", "pod_startup_latency.p99", "+30.0%", "no regression", "1 metric with no significant change"} {
+	for _, want := range []string{"kubernetes: v1.36.3 → v1.37.2", "pod_startup_latency.p99", "+30.0%", "no regression", "1 more metric with no significant change"} {
 		if !strings.Contains(term.String(), want) {
 			t.Errorf("terminal output lacks %q:\n%s", want, term.String())
 		}
@@ -226,5 +236,61 @@ func TestAggregate(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "pod_startup_latency.p99") || !strings.Contains(b.String(), "30.0%") {
 		t.Errorf("terminal:\n%s", b.String())
+	}
+}
+
+func TestSweepGrowth(t *testing.T) {
+	s := &Sweep{Scenario: "q", Variables: []string{"nodes"}, Metrics: []string{"component_rss_peak_bytes.apiserver", "pod_startup_latency.p99"}}
+	for _, n := range []float64{1000, 2000, 4000} {
+		s.Points = append(s.Points, SweepPoint{Values: []string{strconv.FormatFloat(n, 'f', -1, 64)}, Metrics: map[string]float64{
+			"component_rss_peak_bytes.apiserver": 300<<20 + n*(50<<10), // 50 KiB a node
+			"pod_startup_latency.p99":            1.5,
+		}})
+	}
+	g := s.Growths()
+	if len(g) != 2 || g[0].Per != 1000 || math.Abs(g[0].Slope-50<<20*1000/1024) > 1 || math.Abs(g[0].R2-1) > 1e-9 || g[1].Slope != 0 {
+		t.Fatalf("growths %+v", g)
+	}
+	var b bytes.Buffer
+	if err := WriteSweepTerminal(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "component_rss_peak_bytes.apiserver grows 48.8 MiB per 1000 nodes (R² 1.00)") {
+		t.Errorf("terminal:\n%s", b.String())
+	}
+	two := &Sweep{Variables: []string{"nodes", "pods"}, Points: s.Points}
+	if two.Growths() != nil {
+		t.Error("two swept variables: no line to fit")
+	}
+}
+
+// Hundreds of per-verb and per-resource breakdowns are tested in a real
+// comparison, so some differ "significantly" by chance: they are listed,
+// and fail the comparison only when asked.
+func TestBreakdownsDoNotGateByDefault(t *testing.T) {
+	mk := func(label string, vs ...float64) Side {
+		s := Side{Label: label}
+		for _, v := range vs {
+			s.Runs = append(s.Runs, run("quickstart", "v1.37.2", map[string]float64{
+				"apiserver_request_latency.update.replicasets.p99": v,
+				"apiserver_request_latency.all.all.p99":            v,
+				"component_cpu_seconds.apiserver":                  v,
+			}))
+		}
+		return s
+	}
+	base, new := mk("base", 1, 1.01, 0.99, 1.02, 0.98), mk("new", 2, 2.01, 1.99, 2.02, 1.98)
+	c, _ := Compare(base, new, CompareOptions{Threshold: 0.1})
+	if r := find(t, c, "apiserver_request_latency.update.replicasets.p99"); !r.Breakdown || r.Verdict != VerdictWorse || r.Regression {
+		t.Errorf("breakdown: %+v; want worse, listed, not gating", r)
+	}
+	for _, m := range []string{"apiserver_request_latency.all.all.p99", "component_cpu_seconds.apiserver"} {
+		if r := find(t, c, m); r.Breakdown || !r.Regression {
+			t.Errorf("%s: %+v; want a gating regression", m, r)
+		}
+	}
+	c, _ = Compare(base, new, CompareOptions{Threshold: 0.1, GateBreakdowns: true})
+	if len(c.Regressions()) != 3 {
+		t.Errorf("with breakdowns gating: %d regressions, want 3", len(c.Regressions()))
 	}
 }

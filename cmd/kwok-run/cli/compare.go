@@ -14,7 +14,7 @@ import (
 func newCompare(s Streams) *cobra.Command {
 	var thresholds []string
 	var alpha float64
-	var all, noColor bool
+	var all, noColor, gateBreakdowns bool
 	var markdown string
 	cmd := &cobra.Command{
 		Use:   "compare [flags] BASE NEW",
@@ -31,10 +31,13 @@ differ are listed first.
 
 It exits 1 when a metric got worse by more than its threshold (--threshold
 10% for all; --threshold pod_startup_latency.p99=5% for one metric path or
-name; repeatable), 0 otherwise, and 2 when a side cannot be read.`,
+name; repeatable), 0 otherwise, and 2 when a side cannot be read. Breakdowns
+by verb and resource are listed but do not fail a comparison unless
+--gate-breakdowns: hundreds of them are tested at once, and at alpha 0.05 a
+few always differ by chance.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := reports.CompareOptions{Threshold: 0.10, Alpha: alpha, PerMetric: map[string]float64{}}
+			opts := reports.CompareOptions{Threshold: 0.10, Alpha: alpha, PerMetric: map[string]float64{}, GateBreakdowns: gateBreakdowns}
 			for _, t := range thresholds {
 				if err := parseThreshold(t, &opts); err != nil {
 					return exit(ExitUsage, err)
@@ -79,7 +82,8 @@ name; repeatable), 0 otherwise, and 2 when a side cannot be read.`,
 	}
 	cmd.Flags().StringArrayVar(&thresholds, "threshold", nil, "how much worse counts as a regression: 10% for every metric, or METRIC=5% for one (repeatable; default 10%)")
 	cmd.Flags().Float64Var(&alpha, "alpha", 0.05, "the significance level of the Mann–Whitney U test")
-	cmd.Flags().BoolVar(&all, "all", false, "list the metrics with no significant change too")
+	cmd.Flags().BoolVar(&all, "all", false, "list every metric: those with no significant change, breakdowns and metrics of one side too")
+	cmd.Flags().BoolVar(&gateBreakdowns, "gate-breakdowns", false, "let per-verb and per-resource breakdowns fail the comparison too (hundreds are tested: some differ by chance)")
 	cmd.Flags().StringVar(&markdown, "markdown", "", "also write the comparison as Markdown to this file (every metric)")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "print without colours")
 	return cmd
