@@ -110,7 +110,7 @@ func newRoot(s Streams) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newReport(s), newFmt(s), newBinaries(s), newImages(s), newCompare(s), newUp(s), newDown(s), newVersion(s))
+	root.AddCommand(newValidate(s), newPlan(s), newRun(s), newReport(s), newFmt(s), newBinaries(s), newImages(s), newCompare(s), newSweep(s), newUp(s), newDown(s), newVersion(s))
 	return root
 }
 
