@@ -6,8 +6,11 @@
 package components
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -324,4 +327,30 @@ func override(args []string, extra map[string]string) ([]string, error) {
 	}
 	sort.Strings(added)
 	return append(out, added...), nil
+}
+
+// CanStart reports whether every component p needs is in healthy.
+func (p Process) CanStart(healthy map[string]bool) bool {
+	for _, n := range p.Needs {
+		if !healthy[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// Healthy asks a health URL once: true on 200. client carries the TLS
+// configuration the component accepts.
+func Healthy(ctx context.Context, client *http.Client, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/images"
 	"github.com/kwok-run/kwok-run/backends/pki"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/backends/supervise"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -420,7 +421,7 @@ func (c *Cluster) launch(ctx context.Context, stages []kwokv1alpha1.Stage) error
 			go func() { prepared <- c.installStages(ctx, stages) }()
 		}
 		for _, k := range c.ctrs {
-			if started[k.spec.Name] || !all(k.spec.Needs, healthy) {
+			if started[k.spec.Name] || !k.spec.CanStart(healthy) {
 				continue
 			}
 			if k.spec.Name == plan.Kwok && needsStages {
@@ -457,22 +458,13 @@ func (c *Cluster) launch(ctx context.Context, stages []kwokv1alpha1.Stage) error
 			for _, k := range c.ctrs {
 				if !healthy[k.spec.Name] {
 					waiting = append(waiting, k.spec.Name)
-					logs = append(logs, fmt.Sprintf("the end of %s's log:\n%s", k.name, indent(c.tail(k, 10))))
+					logs = append(logs, fmt.Sprintf("the end of %s's log:\n%s", k.name, supervise.Indent(c.tail(k, 10))))
 				}
 			}
 			return fmt.Errorf("%s not healthy after %s: %w\n%s", strings.Join(waiting, ", "), c.opts.StartTimeout, ctx.Err(), strings.Join(logs, "\n"))
 		case <-tick.C:
 		}
 	}
-}
-
-func all(names []string, set map[string]bool) bool {
-	for _, n := range names {
-		if !set[n] {
-			return false
-		}
-	}
-	return true
 }
 
 // startContainer creates (first) or starts (after a stop) a container, and
@@ -557,7 +549,7 @@ func (c *Cluster) revive(k *container, code string) {
 
 // exitError says which component exited, with the end of its log.
 func (c *Cluster) exitError(e exit) error {
-	return fmt.Errorf("%s (container %s) exited with code %s; the end of its log:\n%s", e.k.spec.Name, e.k.name, e.code, indent(c.tail(e.k, 20)))
+	return fmt.Errorf("%s (container %s) exited with code %s; the end of its log:\n%s", e.k.spec.Name, e.k.name, e.code, supervise.Indent(c.tail(e.k, 20)))
 }
 
 func (c *Cluster) tail(k *container, n int) string {
@@ -579,17 +571,7 @@ func (k *container) hostURL(u string) string {
 }
 
 func (c *Cluster) healthy(ctx context.Context, k *container) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.hostURL(k.spec.HealthURL), nil)
-	if err != nil {
-		return false
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return components.Healthy(ctx, c.http, k.hostURL(k.spec.HealthURL))
 }
 
 func (c *Cluster) installStages(ctx context.Context, stages []kwokv1alpha1.Stage) error {
@@ -623,7 +605,7 @@ func (c *Cluster) probe(ctx context.Context) error {
 	}()
 	if err := bootstrap.Probe(ctx, cs, bootstrap.ProbeNode, abort); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w\nthe end of kwok's log:\n%s", err, indent(c.tail(c.byName[plan.Kwok], 10)))
+			return fmt.Errorf("%w\nthe end of kwok's log:\n%s", err, supervise.Indent(c.tail(c.byName[plan.Kwok], 10)))
 		}
 		return err
 	}
@@ -741,7 +723,7 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 	for !c.healthy(ctx, k) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of its log:\n%s", component, ctx.Err(), indent(c.tail(k, 10)))
+			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of its log:\n%s", component, ctx.Err(), supervise.Indent(c.tail(k, 10)))
 		case <-tick.C:
 		}
 	}
@@ -839,11 +821,3 @@ func (c *Cluster) Clientset() (kubernetes.Interface, error) {
 }
 
 func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }
-
-func indent(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i := range lines {
-		lines[i] = "    " + lines[i]
-	}
-	return strings.Join(lines, "\n")
-}

@@ -431,17 +431,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, exits <-chan exit) error {
 }
 
 func (c *Cluster) healthy(ctx context.Context, p *supervise.Process) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Spec.HealthURL, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return components.Healthy(ctx, c.http, p.Spec.HealthURL)
 }
 
 // probeNode waits for the first controller to make a node of its shard
@@ -532,23 +522,12 @@ func (c *Cluster) Endpoints() []backends.Endpoint {
 	if c.apiserverMetrics != "" {
 		out = append(out, backends.Endpoint{Component: plan.APIServer, MetricsURL: c.apiserverMetrics})
 	}
-	for _, p := range c.procs {
-		if p.Running() {
-			out = append(out, backends.Endpoint{Component: p.Spec.Name, MetricsURL: p.Spec.MetricsURL})
-		}
-	}
-	return out
+	return append(out, supervise.Endpoints(c.procs)...)
 }
 
 // Components lists the KWOK controllers with their binary and flags; the
 // rest of the control plane is not kwok-run's to describe.
-func (c *Cluster) Components() []backends.Component {
-	out := make([]backends.Component, len(c.procs))
-	for i, p := range c.procs {
-		out[i] = backends.Component{Name: p.Spec.Name, Binary: p.Binary, SHA256: binaries.Digest(p.Binary), Args: slices.Clone(p.Spec.Args)}
-	}
-	return out
-}
+func (c *Cluster) Components() []backends.Component { return supervise.Components(c.procs) }
 
 // Failed delivers the first KWOK controller that exits on its own.
 func (c *Cluster) Failed() <-chan error { return c.failed }

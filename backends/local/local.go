@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -316,7 +315,7 @@ func (c *Cluster) launch(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		for _, p := range c.procs {
-			if started[p.Spec.Name] || !all(p.Spec.Needs, healthy) {
+			if started[p.Spec.Name] || !p.Spec.CanStart(healthy) {
 				continue
 			}
 			if ok, err := ready(p); err != nil {
@@ -359,15 +358,6 @@ func (c *Cluster) launch(ctx context.Context) error {
 	}
 }
 
-func all(names []string, set map[string]bool) bool {
-	for _, n := range names {
-		if !set[n] {
-			return false
-		}
-	}
-	return true
-}
-
 // failure turns an exit during start-up into an error, recognising a lost
 // port so that the start can be retried.
 func (c *Cluster) failure(e exit) error {
@@ -379,17 +369,7 @@ func (c *Cluster) failure(e exit) error {
 }
 
 func (c *Cluster) healthy(ctx context.Context, p *supervise.Process) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Spec.HealthURL, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return components.Healthy(ctx, c.http, p.Spec.HealthURL)
 }
 
 // report receives every exit nobody asked for.
@@ -526,24 +506,10 @@ func (c *Cluster) ClientTLS() *tls.Config { return c.tls }
 func (c *Cluster) RunDir() string { return c.opts.RunDir }
 
 // Endpoints lists the running components' metrics URLs.
-func (c *Cluster) Endpoints() []backends.Endpoint {
-	var out []backends.Endpoint
-	for _, p := range c.procs {
-		if p.Running() {
-			out = append(out, backends.Endpoint{Component: p.Spec.Name, MetricsURL: p.Spec.MetricsURL})
-		}
-	}
-	return out
-}
+func (c *Cluster) Endpoints() []backends.Endpoint { return supervise.Endpoints(c.procs) }
 
 // Components lists every component with its binary and flags.
-func (c *Cluster) Components() []backends.Component {
-	out := make([]backends.Component, len(c.procs))
-	for i, p := range c.procs {
-		out[i] = backends.Component{Name: p.Spec.Name, Binary: p.Binary, SHA256: binaries.Digest(p.Binary), Args: slices.Clone(p.Spec.Args)}
-	}
-	return out
-}
+func (c *Cluster) Components() []backends.Component { return supervise.Components(c.procs) }
 
 // Failed delivers the first component that exits on its own.
 func (c *Cluster) Failed() <-chan error { return c.failed }

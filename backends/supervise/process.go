@@ -11,11 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/kwok-run/kwok-run/backends"
+	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/components"
 	"github.com/kwok-run/kwok-run/backends/registry"
 )
@@ -178,4 +181,24 @@ func Tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// Endpoints lists the metrics URLs of the processes that run.
+func Endpoints(procs []*Process) []backends.Endpoint {
+	var out []backends.Endpoint
+	for _, p := range procs {
+		if p.Running() {
+			out = append(out, backends.Endpoint{Component: p.Spec.Name, MetricsURL: p.Spec.MetricsURL})
+		}
+	}
+	return out
+}
+
+// Components describes every process as it was started, for the report.
+func Components(procs []*Process) []backends.Component {
+	out := make([]backends.Component, len(procs))
+	for i, p := range procs {
+		out[i] = backends.Component{Name: p.Spec.Name, Binary: p.Binary, SHA256: binaries.Digest(p.Binary), Args: slices.Clone(p.Spec.Args)}
+	}
+	return out
 }

@@ -55,24 +55,9 @@ compare reads such a directory as one side.
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = filepath.Join("results", fmt.Sprintf("%s-%s", p.Scenario.Name, time.Now().UTC().Format("20060102T150405Z")))
-			}
-			if out, err = filepath.Abs(out); err != nil {
-				return exit(ExitUsage, err)
-			}
-			// A results directory that cannot be written is found now, not
-			// after a run whose report would be lost.
-			if err := writable(out); err != nil {
-				return exit(ExitInfrastructure, fmt.Errorf("the results directory: %w", err))
-			}
-			r, err := f.resolver(s)
+			out, r, reg, err := f.prepare(s, out, p.Scenario.Name)
 			if err != nil {
 				return err
-			}
-			reg, err := registry.Default()
-			if err != nil {
-				return exit(ExitInfrastructure, err)
 			}
 			color := !noColor && isTerminal(s.Out)
 			if repeat == 1 {
@@ -124,6 +109,31 @@ compare reads such a directory as one side.
 	cmd.Flags().StringVar(&out, "out", "", "the results directory (default results/<scenario>-<UTC time>)")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "print the summary without colours")
 	return cmd
+}
+
+// prepare makes the results directory (results/<name>-<UTC time> unless
+// out names one) and checks it can be written, now rather than after a run
+// whose report would be lost, and finds the binaries and the registry.
+func (f *clusterFlags) prepare(s Streams, out, name string) (string, *binaries.Resolver, *registry.Registry, error) {
+	if out == "" {
+		out = filepath.Join("results", fmt.Sprintf("%s-%s", name, time.Now().UTC().Format("20060102T150405Z")))
+	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return "", nil, nil, exit(ExitUsage, err)
+	}
+	if err := writable(out); err != nil {
+		return "", nil, nil, exit(ExitInfrastructure, fmt.Errorf("the results directory: %w", err))
+	}
+	r, err := f.resolver(s)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	reg, err := registry.Default()
+	if err != nil {
+		return "", nil, nil, exit(ExitInfrastructure, err)
+	}
+	return out, r, reg, nil
 }
 
 // runOnce brings the cluster up, plays the plan, tears down and writes the

@@ -5,11 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/reports"
 	"github.com/kwok-run/kwok-run/scenario"
 	"github.com/kwok-run/kwok-run/scenario/plan"
@@ -59,22 +57,9 @@ keeping what it measured so far, and exits with that run's code.`,
 				}
 				plans[i] = &planAt{plan: p, values: pt.values}
 			}
-			if out == "" {
-				out = filepath.Join("results", fmt.Sprintf("%s-sweep-%s", plans[0].plan.Scenario.Name, time.Now().UTC().Format("20060102T150405Z")))
-			}
-			if out, err = filepath.Abs(out); err != nil {
-				return exit(ExitUsage, err)
-			}
-			if err := writable(out); err != nil {
-				return exit(ExitInfrastructure, fmt.Errorf("the results directory: %w", err))
-			}
-			r, err := f.resolver(s)
+			out, r, reg, err := f.prepare(s, out, plans[0].plan.Scenario.Name+"-sweep")
 			if err != nil {
 				return err
-			}
-			reg, err := registry.Default()
-			if err != nil {
-				return exit(ExitInfrastructure, err)
 			}
 			sw := &reports.Sweep{Scenario: plans[0].plan.Scenario.Name, Metrics: chosen}
 			for _, v := range swept {
