@@ -82,7 +82,7 @@ compare-releases: build
 	rm -rf bin/compare
 	$(BIN) run --repeat 5 -var kubernetes=v1.36.3 --out bin/compare/v1.36.3 examples/quickstart.hcl
 	$(BIN) run --repeat 5 -var kubernetes=v1.37.2 --out bin/compare/v1.37.2 examples/quickstart.hcl
-	$(BIN) compare --markdown bin/compare/compare.md bin/compare/v1.36.3 bin/compare/v1.37.2; echo "kwok-run compare exited $$?"
+	$(BIN) compare --markdown bin/compare/compare.md --html bin/compare/compare.html bin/compare/v1.36.3 bin/compare/v1.37.2; echo "kwok-run compare exited $$?"
 
 # Every example validates; the quickstart, a churn and a failure scenario run
 # for real, at small sizes; the quickstart again on docker, from images packed

@@ -79,6 +79,20 @@ func comparisonTable(c *Comparison, all bool) (table, int) {
 		header: []string{"", "metric", "verdict", "base", "new", "delta", "p"},
 		right:  3,
 	}
+	hidden := 0
+	for _, r := range sortedChanges(c) {
+		if !all && (r.Verdict == VerdictNoChange || r.Verdict == VerdictOnlyBase || r.Verdict == VerdictOnlyNew || r.Breakdown) {
+			hidden++
+			continue
+		}
+		t.rows = append(t.rows, []string{changeMark(r), r.Metric, string(r.Verdict), sideValue(r.Metric, r.BaseMedian, len(r.Base)), sideValue(r.Metric, r.NewMedian, len(r.New)), delta(r.Delta), pValue(r)})
+	}
+	return t, hidden
+}
+
+// sortedChanges are the comparison's rows in the order every rendering
+// lists them: regressions first, then by verdict, then by name.
+func sortedChanges(c *Comparison) []MetricChange {
 	rows := slices.Clone(c.Rows)
 	slices.SortStableFunc(rows, func(a, b MetricChange) int {
 		if d := slices.Index(verdictOrder, a.Verdict) - slices.Index(verdictOrder, b.Verdict); d != 0 {
@@ -92,26 +106,24 @@ func comparisonTable(c *Comparison, all bool) (table, int) {
 		}
 		return strings.Compare(a.Metric, b.Metric)
 	})
-	hidden := 0
-	for _, r := range rows {
-		if !all && (r.Verdict == VerdictNoChange || r.Verdict == VerdictOnlyBase || r.Verdict == VerdictOnlyNew || r.Breakdown) {
-			hidden++
-			continue
-		}
-		mark := ""
-		switch {
-		case r.Regression:
-			mark = "✗"
-		case r.Verdict == VerdictBetter:
-			mark = "✓"
-		}
-		pv := "untested"
-		if r.Tested() {
-			pv = strconv.FormatFloat(r.P, 'f', 3, 64)
-		}
-		t.rows = append(t.rows, []string{mark, r.Metric, string(r.Verdict), sideValue(r.Metric, r.BaseMedian, len(r.Base)), sideValue(r.Metric, r.NewMedian, len(r.New)), delta(r.Delta), pv})
+	return rows
+}
+
+func changeMark(r MetricChange) string {
+	switch {
+	case r.Regression:
+		return "✗"
+	case r.Verdict == VerdictBetter:
+		return "✓"
 	}
-	return t, hidden
+	return ""
+}
+
+func pValue(r MetricChange) string {
+	if !r.Tested() {
+		return "untested"
+	}
+	return strconv.FormatFloat(r.P, 'f', 3, 64)
 }
 
 func sideValue(metric string, v float64, n int) string {

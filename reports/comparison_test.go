@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -133,6 +132,35 @@ func TestCompareFindsAKnownRegression(t *testing.T) {
 	}
 }
 
+// The comparison's page marks the regression, lists the version change and
+// draws one distribution chart per metric measured on both sides.
+func TestComparisonHTML(t *testing.T) {
+	base := side("base", "v1.36.3", []float64{1.00, 1.02, 0.98, 1.01, 0.99}, []float64{100, 98, 101, 99, 100})
+	new := side("new", "v1.37.2", []float64{1.30, 1.28, 1.33, 1.31, 1.29}, []float64{120, 118, 121, 119, 122})
+	new.Runs[0].Metrics["apiserver_request_latency.update.replicasets.p99"] = 0.1
+	c, err := Compare(base, new, CompareOptions{Threshold: 0.10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteComparisonHTML(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if n := strings.Count(page, "<svg"); n != 3 {
+		t.Errorf("%d distribution charts, want 3: one per metric of both sides", n)
+	}
+	for _, want := range []string{
+		"<h1>1 regression</h1>", "kubernetes: v1.36.3 → v1.37.2",
+		`<tr class="fail"><td>✗</td><th scope="row"><code>pod_startup_latency.p99</code>`,
+		"1 breakdowns by verb, resource or status", "Mann–Whitney U",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
 // Noise only: the same distribution drawn twice differs in its medians, but
 // not significantly; nothing is flagged.
 func TestCompareIgnoresNoise(t *testing.T) {
@@ -236,31 +264,6 @@ func TestAggregate(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "pod_startup_latency.p99") || !strings.Contains(b.String(), "30.0%") {
 		t.Errorf("terminal:\n%s", b.String())
-	}
-}
-
-func TestSweepGrowth(t *testing.T) {
-	s := &Sweep{Scenario: "q", Variables: []string{"nodes"}, Metrics: []string{"component_rss_peak_bytes.apiserver", "pod_startup_latency.p99"}}
-	for _, n := range []float64{1000, 2000, 4000} {
-		s.Points = append(s.Points, SweepPoint{Values: []string{strconv.FormatFloat(n, 'f', -1, 64)}, Metrics: map[string]float64{
-			"component_rss_peak_bytes.apiserver": 300<<20 + n*(50<<10), // 50 KiB a node
-			"pod_startup_latency.p99":            1.5,
-		}})
-	}
-	g := s.Growths()
-	if len(g) != 2 || g[0].Per != 1000 || math.Abs(g[0].Slope-50<<20*1000/1024) > 1 || math.Abs(g[0].R2-1) > 1e-9 || g[1].Slope != 0 {
-		t.Fatalf("growths %+v", g)
-	}
-	var b bytes.Buffer
-	if err := WriteSweepTerminal(&b, s); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "component_rss_peak_bytes.apiserver grows 48.8 MiB per 1000 nodes (R² 1.00)") {
-		t.Errorf("terminal:\n%s", b.String())
-	}
-	two := &Sweep{Variables: []string{"nodes", "pods"}, Points: s.Points}
-	if two.Growths() != nil {
-		t.Error("two swept variables: no line to fit")
 	}
 }
 

@@ -29,6 +29,8 @@ type htmlChart struct {
 	Legend []htmlLegendItem
 	// Problem says why a chart with data has no drawing.
 	Problem string
+	// Small marks one of a grid of small charts.
+	Small bool
 }
 
 type htmlLegendItem struct {
@@ -144,13 +146,19 @@ func htmlAddLine(p *plot.Plot, i int, name string, xys plotter.XYs, step plotter
 // viewBox but no fixed size, so that CSS sets its width. A panic inside the
 // plotting library becomes an error: one chart that cannot be drawn must not
 // cost the whole report.
-func htmlSVG(p *plot.Plot, label string) (svg template.HTML, err error) {
+func htmlSVG(p *plot.Plot, label string) (template.HTML, error) {
+	return htmlSVGSized(p, label, htmlChartWidth, htmlChartHeight)
+}
+
+// htmlSVGSized is htmlSVG for a drawing of width × height points: small
+// multiples are drawn smaller so that their text keeps its size on the page.
+func htmlSVGSized(p *plot.Plot, label string, width, height vg.Length) (svg template.HTML, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("draw chart %q: %v", label, v)
 		}
 	}()
-	c := vgsvg.New(htmlChartWidth, htmlChartHeight)
+	c := vgsvg.New(width, height)
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
@@ -162,8 +170,8 @@ func htmlSVG(p *plot.Plot, label string) (svg template.HTML, err error) {
 	if start < 0 || end < 0 {
 		return "", fmt.Errorf("draw chart %q: no <svg> element in the output", label)
 	}
-	w := strconv.FormatFloat(htmlChartWidth, 'f', -1, 64)
-	h := strconv.FormatFloat(htmlChartHeight, 'f', -1, 64)
+	w := strconv.FormatFloat(float64(width), 'f', -1, 64)
+	h := strconv.FormatFloat(float64(height), 'f', -1, 64)
 	open := `<svg viewBox="0 0 ` + w + ` ` + h + `" role="img" aria-label="` + template.HTMLEscapeString(label) + `">`
 	// The drawing's text is escaped by vgsvg; the label just above by us.
 	return template.HTML(open + out[start+end+1:]), nil

@@ -108,6 +108,12 @@ figure.chart .note { margin: 0; }
 /* Below 640 px the chart's text would be too small to read: scroll instead. */
 .plot svg { display: block; width: 100%; min-width: 640px; height: auto; }
 .plot svg text { font-family: "Liberation Sans", Arial, Helvetica, sans-serif !important; }
+table.changes tr.fail > * { background: var(--fail-bg); color: #82071e; font-weight: 600; }
+table.changes tr.warn > * { background: var(--warn-bg); }
+table.changes tr.pass > * { color: var(--pass); }
+ul.growths { margin: -16px 0 24px 56px; padding-left: 18px; color: var(--muted); font-size: 0.88rem; }
+.plot.small svg { min-width: 340px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 6px 28px; }
 ul.legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 20px; padding: 0; margin: 6px 0 0 56px; font-size: 0.88rem; }
 ul.legend li { display: flex; align-items: center; gap: 7px; }
 .swatch { display: inline-block; width: 22px; border-top: 3px solid currentColor; }

@@ -172,14 +172,7 @@ const htmlTemplateText = `<!DOCTYPE html>
 <footer class="wrap">Written by kwok-run {{.R.KwokRun}} · report schema {{.R.SchemaVersion}}</footer>
 </body>
 </html>
-{{define "chart"}}<figure class="chart" id="{{.ID}}">
-{{if or .Title .Note}}<figcaption>{{with .Title}}<h3>{{.}}</h3>{{end}}{{with .Note}}<span class="note">{{.}}</span>{{end}}</figcaption>{{end}}
-{{if .SVG}}<div class="plot">{{.SVG}}</div>
-<ul class="legend">{{range .Legend}}<li><span class="swatch{{if .Dashed}} dashed{{end}}" style="color: {{.Color}}"></span>{{.Name}}</li>{{end}}</ul>
-{{else}}<p class="missing">{{or .Problem "Not measured."}}</p>{{end}}
-</figure>
-{{end}}
-{{define "stats"}}<td class="num">{{.Count}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P99}}</td><td class="num">{{.Max}}</td>{{end}}
+` + htmlChartTemplateText + `{{define "stats"}}<td class="num">{{.Count}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P99}}</td><td class="num">{{.Max}}</td>{{end}}
 {{define "metrics"}}{{$stats := .Stats}}{{with .Distributions}}<h4>Distributions</h4>
 <div class="scroll"><table class="numbers metrics">
 <thead><tr><th>Metric</th><th>Key</th>{{range $stats}}<th class="num">{{.}}</th>{{end}}</tr></thead>
@@ -192,3 +185,13 @@ const htmlTemplateText = `<!DOCTYPE html>
 {{- if not $i}}<th scope="row" rowspan="{{len $g.Rows}}" class="metric"><code>{{$g.Name}}</code>{{with $g.Unit}} <span class="unit">{{.}}</span>{{end}}{{if and $g.Better (ne $g.Better "neither")}} <span class="better">{{$g.Better}} is better</span>{{end}}{{with $g.Description}}<div class="desc-small">{{.}}</div>{{end}}</th>{{end -}}
 <td class="key">{{$row.Key}}</td>{{range $row.Values}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}{{end}}`
+
+// htmlChartTemplateText draws an htmlChart; every page with charts uses it.
+const htmlChartTemplateText = `{{define "chart"}}<figure class="chart" id="{{.ID}}">
+{{if or .Title .Note}}<figcaption>{{with .Title}}<h3>{{.}}</h3>{{end}}{{with .Note}}<span class="note">{{.}}</span>{{end}}</figcaption>{{end}}
+{{if .SVG}}<div class="plot{{if .Small}} small{{end}}">{{.SVG}}</div>
+<ul class="legend">{{range .Legend}}<li><span class="swatch{{if .Dashed}} dashed{{end}}" style="color: {{.Color}}"></span>{{.Name}}</li>{{end}}</ul>
+{{else}}<p class="missing">{{or .Problem "Not measured."}}</p>{{end}}
+</figure>
+{{end}}
+`

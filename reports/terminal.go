@@ -410,7 +410,9 @@ func perSecond(v float64) string { return oneDecimal(v) + "/s" }
 
 func oneDecimal(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
 
-func count(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// count writes a count; a median of an even number of runs, or a mean, may
+// fall between whole numbers, and two decimals tell enough of it.
+func count(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) }
 
 func plural(n int, what string) string {
 	if n == 1 {

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
-	"os"
+	"io"
 	"strconv"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/kwok-run/kwok-run/reports"
@@ -15,7 +17,7 @@ func newCompare(s Streams) *cobra.Command {
 	var thresholds []string
 	var alpha float64
 	var all, noColor, gateBreakdowns bool
-	var markdown string
+	var markdown, html string
 	cmd := &cobra.Command{
 		Use:   "compare [flags] BASE NEW",
 		Short: "Compare two runs, or two sets of repeated runs, metric by metric",
@@ -61,17 +63,19 @@ few always differ by chance.`,
 			if err := reports.WriteComparisonTerminal(s.Out, c, all, !noColor && isTerminal(s.Out)); err != nil {
 				return exit(ExitInfrastructure, err)
 			}
-			if markdown != "" {
-				f, err := os.Create(markdown)
-				if err != nil {
+			for _, out := range []struct {
+				path  string
+				write func(io.Writer, *reports.Comparison) error
+			}{{markdown, reports.WriteComparisonMarkdown}, {html, reports.WriteComparisonHTML}} {
+				if out.path == "" {
+					continue
+				}
+				var b bytes.Buffer
+				if err := out.write(&b, c); err != nil {
 					return exit(ExitInfrastructure, err)
 				}
-				werr := reports.WriteComparisonMarkdown(f, c)
-				if err := f.Close(); werr == nil {
-					werr = err
-				}
-				if werr != nil {
-					return exit(ExitInfrastructure, werr)
+				if err := renameio.WriteFile(out.path, b.Bytes(), 0o644); err != nil {
+					return exit(ExitInfrastructure, err)
 				}
 			}
 			if len(c.Regressions()) > 0 {
@@ -85,6 +89,7 @@ few always differ by chance.`,
 	cmd.Flags().BoolVar(&all, "all", false, "list every metric: those with no significant change, breakdowns and metrics of one side too")
 	cmd.Flags().BoolVar(&gateBreakdowns, "gate-breakdowns", false, "let per-verb and per-resource breakdowns fail the comparison too (hundreds are tested: some differ by chance)")
 	cmd.Flags().StringVar(&markdown, "markdown", "", "also write the comparison as Markdown to this file (every metric)")
+	cmd.Flags().StringVar(&html, "html", "", "also write the comparison as one HTML page to this file, with a chart of every metric's runs on both sides")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "print without colours")
 	return cmd
 }

@@ -35,13 +35,17 @@ func TestCompareExitCodes(t *testing.T) {
 	slower := results(t, "v1.37.2", 1.30, 1.28, 1.33, 1.31, 1.29)
 	same := results(t, "v1.37.2", 1.03, 0.98, 1.01, 0.96, 1.05)
 	md := filepath.Join(t.TempDir(), "compare.md")
+	page := filepath.Join(t.TempDir(), "compare.html")
 
-	r := run(t, "", "compare", base, slower, "--markdown", md)
+	r := run(t, "", "compare", base, slower, "--markdown", md, "--html", page)
 	if r.code != ExitFailed || !strings.Contains(r.out, "1 regression: pod_startup_latency.p99") || !strings.Contains(r.out, "kubernetes: v1.36.3 → v1.37.2") {
 		t.Errorf("a regression: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	if raw, err := os.ReadFile(md); err != nil || !strings.Contains(string(raw), "| ✗ | pod_startup_latency.p99 | worse |") {
 		t.Errorf("markdown: %v\n%s", err, raw)
+	}
+	if raw, err := os.ReadFile(page); err != nil || !strings.Contains(string(raw), "<h1>1 regression</h1>") || !strings.Contains(string(raw), "<svg") {
+		t.Errorf("html: %v", err)
 	}
 	if r := run(t, "", "compare", base, slower, "--threshold", "pod_startup_latency=40%"); r.code != ExitOK {
 		t.Errorf("within a 40%% threshold: exit %d\n%s", r.code, r.out)
