@@ -2,184 +2,83 @@ package reports
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"image"
-	"image/png"
+	"io"
+	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
+	"github.com/kwok-run/kwok-run/reports/browsertest"
 )
 
-const windowWidth = 1280
-
-// TestHTMLBrowser opens reports in a real headless Chromium: a page must
-// load without a console error, an exception or any request but its own,
-// must fit the window's width, and its full-page screenshot must show
-// something. Screenshots are kept in the test's directory, and in
-// $KWOKRUN_SCREENSHOT_DIR when that is set, for a person to look at.
+// TestHTMLBrowser opens each kind of page in a real headless Chromium: it
+// must load cleanly, fit the window and show something. Screenshots are kept
+// in the test's directory, and in $KWOKRUN_SCREENSHOT_DIR when that is set,
+// for a person to look at.
 func TestHTMLBrowser(t *testing.T) {
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("KWOKRUN_REQUIRE_INTEGRATION") != "" {
-			t.Fatalf("chromium is required (KWOKRUN_REQUIRE_INTEGRATION is set): %v", err)
+	browser := browsertest.Start(t)
+	dir := t.TempDir()
+	page := func(t *testing.T, name string, write func(io.Writer) error) string {
+		t.Helper()
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
 		}
-		t.Skipf("BROWSER TEST NOT RUN: chromium not found (%v); install it (apt-get install chromium) to check the HTML report in a browser", err)
+		file := filepath.Join(dir, name+".html")
+		if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	// Chromium leaves its profile and singleton socket directories behind
-	// in TMPDIR: both go into the test's own directory instead.
-	scratch := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.UserDataDir(filepath.Join(scratch, "profile")),
-		chromedp.Env("TMPDIR="+scratch),
-		chromedp.Headless,
-		chromedp.NoSandbox, // tests run as root
-		chromedp.DisableGPU,
-		chromedp.WindowSize(windowWidth, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	dir := t.TempDir()
-
 	t.Run("sample", func(t *testing.T) {
-		img := browse(t, allocCtx, dir, "html-report", sampleReport())
+		img := browsertest.Check(t, browser, page(t, "html-report", report(sampleReport())))
 		if h := img.Bounds().Dy(); h < 1500 {
 			t.Errorf("the page is %d px tall, want a full report (>= 1500 px)", h)
 		}
-		if n := distinctColours(img); n < 64 {
+		if n := browsertest.DistinctColours(img); n < 64 {
 			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
 		}
 	})
 	t.Run("interrupted", func(t *testing.T) {
-		img := browse(t, allocCtx, dir, "html-report-interrupted", interruptedReport())
-		if n := distinctColours(img); n < 16 {
+		img := browsertest.Check(t, browser, page(t, "html-report-interrupted", report(interruptedReport())))
+		if n := browsertest.DistinctColours(img); n < 16 {
+			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
+		}
+	})
+	t.Run("comparison", func(t *testing.T) {
+		c, err := Compare(sampleSide("base", 5, 1), sampleSide("new", 5, 1.2), CompareOptions{Threshold: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := browsertest.Check(t, browser, page(t, "html-comparison", func(w io.Writer) error { return WriteComparisonHTML(w, c) }))
+		if n := browsertest.DistinctColours(img); n < 64 {
+			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
+		}
+	})
+	t.Run("sweep", func(t *testing.T) {
+		img := browsertest.Check(t, browser, page(t, "html-sweep", func(w io.Writer) error { return WriteSweepHTML(w, sampleSweep()) }))
+		if n := browsertest.DistinctColours(img); n < 64 {
 			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
 		}
 	})
 }
 
-// browse writes r as name.html, loads it in a new tab of the browser, checks
-// that it loaded cleanly and fits the window, and returns its screenshot. It
-// keeps a second screenshot with every <details> open (command lines,
-// source, per-step metrics), opened by the test: the page has no script.
-func browse(t *testing.T, allocCtx context.Context, dir, name string, r *Report) image.Image {
-	t.Helper()
-	file := filepath.Join(dir, name+".html")
-	var page bytes.Buffer
-	if err := WriteHTML(&page, r); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, page.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	url := "file://" + file
-
-	var mu sync.Mutex
-	var problems []string
-	report := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		problems = append(problems, fmt.Sprintf(format, args...))
-	}
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
-		// Runs in the tab's event loop: record, nothing more.
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				report("console error: %v", ev.Args)
-			}
-		case *runtime.EventExceptionThrown:
-			report("exception: %s", ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				report("browser log error: %s %s", ev.Entry.Text, ev.Entry.URL)
-			}
-		case *network.EventLoadingFailed:
-			report("request failed: %s (%s)", ev.ErrorText, ev.Type)
-		case *network.EventRequestWillBeSent:
-			if ev.Request.URL != url {
-				report("request for %s", ev.Request.URL)
-			}
-		}
-	}))
-	defer cancelTab()
-
-	if err := chromedp.Do(tabCtx, chromedp.Navigate(url)); err != nil {
-		t.Fatalf("load %s: %v", url, err)
-	}
-	shot, err := chromedp.Run(tabCtx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	img := keepScreenshot(t, dir, name+".png", shot)
-	if w := img.Bounds().Dx(); w != windowWidth {
-		t.Errorf("the page is %d px wide in a %d px window: something overflows", w, windowWidth)
-	}
-
-	open := "document.querySelectorAll('details').forEach(d => d.open = true); true"
-	if _, err := chromedp.Run(tabCtx, chromedp.Evaluate[bool](open)); err != nil {
-		t.Fatalf("open the details: %v", err)
-	}
-	shot, err = chromedp.Run(tabCtx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if w := keepScreenshot(t, dir, name+"-open.png", shot).Bounds().Dx(); w != windowWidth {
-		t.Errorf("with its details open, the page is %d px wide in a %d px window: something overflows", w, windowWidth)
-	}
-
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Error(p)
-	}
-	return img
+func report(r *Report) func(io.Writer) error {
+	return func(w io.Writer) error { return WriteHTML(w, r) }
 }
 
-// keepScreenshot writes a PNG screenshot to dir and to
-// $KWOKRUN_SCREENSHOT_DIR when set, and decodes it.
-func keepScreenshot(t *testing.T, dir, name string, shot []byte) image.Image {
-	t.Helper()
-	paths := []string{filepath.Join(dir, name)}
-	if d := os.Getenv("KWOKRUN_SCREENSHOT_DIR"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
+// sampleSide is n runs of the sample report whose metrics are scaled by
+// factor and by a little noise of their own.
+func sampleSide(label string, n int, factor float64) Side {
+	s := Side{Label: label}
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(factor*1000)))
+	for range n {
+		r := sampleReport()
+		for k, v := range r.Metrics {
+			r.Metrics[k] = v * factor * (1 + 0.04*(rng.Float64()-0.5))
 		}
-		paths = append(paths, filepath.Join(d, name))
+		s.Runs = append(s.Runs, r)
 	}
-	for _, p := range paths {
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
-	img, err := png.Decode(bytes.NewReader(shot))
-	if err != nil {
-		t.Fatalf("decode the screenshot %s: %v", name, err)
-	}
-	return img
-}
-
-func distinctColours(img image.Image) int {
-	seen := map[[3]uint32]bool{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			seen[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
-		}
-	}
-	return len(seen)
+	return s
 }

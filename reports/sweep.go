@@ -61,33 +61,29 @@ func NewSweepPoint(values []string, dir string, s Side) SweepPoint {
 	return p
 }
 
-// Growth is a straight line fitted to a metric against the one swept
-// variable: how much the metric grows per Per units of the variable.
+// Growth is a straight line fitted to a metric against the first swept
+// variable: how much the metric grows per Per units of the variable, with
+// the other swept variables held at At (empty when only one was swept).
 type Growth struct {
 	Metric   string  `json:"metric"`
 	Variable string  `json:"variable"`
+	At       string  `json:"at,omitempty"`
 	Per      float64 `json:"per"`
 	Slope    float64 `json:"slope"`
 	// R2 says how well a line describes the points (1 is a line).
 	R2 float64 `json:"r2"`
 }
 
-// Growths fits each metric against the swept variable when one numeric
-// variable was swept over three or more points; growth per 1,000 (or per
-// 100, or 1) units, whichever suits the variable's values.
+// Growths fits each metric against the first swept variable when its values
+// are numbers, once per combination of the other swept variables that has
+// three or more points; growth per 1,000 (or per 100, or 1) units, whichever
+// suits the variable's values.
 func (s *Sweep) Growths() []Growth {
-	if len(s.Variables) != 1 {
+	if len(s.Variables) == 0 {
 		return nil
 	}
-	var xs []float64
-	for _, p := range s.Points {
-		x, err := strconv.ParseFloat(p.Values[0], 64)
-		if err != nil {
-			return nil
-		}
-		xs = append(xs, x)
-	}
-	if len(xs) < 3 {
+	xs, ok := s.xValues()
+	if !ok {
 		return nil
 	}
 	per := 1.0
@@ -97,20 +93,76 @@ func (s *Sweep) Growths() []Growth {
 		}
 	}
 	var out []Growth
-	for _, m := range s.Metrics {
-		var px, py []float64
-		for i, p := range s.Points {
-			if v, ok := p.Metrics[m]; ok {
-				px, py = append(px, xs[i]), append(py, v)
-			}
-		}
-		slope, r2, ok := fitLine(px, py)
-		if !ok {
+	for _, line := range s.Lines() {
+		if len(line.Points) < 3 {
 			continue
 		}
-		out = append(out, Growth{Metric: m, Variable: s.Variables[0], Per: per, Slope: slope * per, R2: r2})
+		for _, m := range s.Metrics {
+			var px, py []float64
+			for _, i := range line.Points {
+				if v, ok := s.Points[i].Metrics[m]; ok {
+					px, py = append(px, xs[i]), append(py, v)
+				}
+			}
+			slope, r2, ok := fitLine(px, py)
+			if !ok {
+				continue
+			}
+			out = append(out, Growth{Metric: m, Variable: s.Variables[0], At: line.At, Per: per, Slope: slope * per, R2: r2})
+		}
 	}
 	return out
+}
+
+// xValues are the points' values of the first swept variable as numbers,
+// when every one is a number.
+func (s *Sweep) xValues() ([]float64, bool) {
+	xs := make([]float64, len(s.Points))
+	for i, p := range s.Points {
+		if len(p.Values) == 0 {
+			return nil, false
+		}
+		x, err := strconv.ParseFloat(p.Values[0], 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false
+		}
+		xs[i] = x
+	}
+	return xs, true
+}
+
+// SweepLine is the points that share the values of every swept variable
+// but the first: one line of a chart against the first.
+type SweepLine struct {
+	// At names the other variables' values ("pods_per_node=10"), empty when
+	// one variable was swept.
+	At string
+	// Points index the sweep's points, in the sweep's order.
+	Points []int
+}
+
+// Lines groups the points by the values of the variables after the first,
+// in the order each combination first appears.
+func (s *Sweep) Lines() []SweepLine {
+	var lines []SweepLine
+	index := map[string]int{}
+	for i, p := range s.Points {
+		var at []string
+		for j, name := range s.Variables[1:] {
+			if j+1 < len(p.Values) {
+				at = append(at, name+"="+p.Values[j+1])
+			}
+		}
+		key := strings.Join(at, ", ")
+		k, ok := index[key]
+		if !ok {
+			k = len(lines)
+			index[key] = k
+			lines = append(lines, SweepLine{At: key})
+		}
+		lines[k].Points = append(lines[k].Points, i)
+	}
+	return lines
 }
 
 // fitLine is the least-squares line through the points: its slope, and R².
@@ -142,7 +194,7 @@ func fitLine(xs, ys []float64) (slope, r2 float64, ok bool) {
 	return slope, sxy * sxy / (sxx * syy), true
 }
 
-// WriteSweep writes sweep.json and sweep.md into dir.
+// WriteSweep writes sweep.json, sweep.md and sweep.html into dir.
 func WriteSweep(dir string, s *Sweep) error {
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
@@ -154,6 +206,13 @@ func WriteSweep(dir string, s *Sweep) error {
 		return err
 	}
 	if err := renameio.WriteFile(filepath.Join(dir, SweepFile), js.Bytes(), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := WriteSweepHTML(&page, s); err != nil {
+		return err
+	}
+	if err := renameio.WriteFile(filepath.Join(dir, "sweep.html"), page.Bytes(), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
 		return err
 	}
 	var md bytes.Buffer
@@ -206,5 +265,9 @@ func sweepTable(s *Sweep) table {
 }
 
 func growthLine(g Growth) string {
-	return fmt.Sprintf("%s grows %s per %s %s (R² %.2f)", g.Metric, value(g.Metric, g.Slope), strconv.FormatFloat(g.Per, 'f', -1, 64), g.Variable, g.R2)
+	at := ""
+	if g.At != "" {
+		at = " at " + g.At
+	}
+	return fmt.Sprintf("%s grows %s per %s %s%s (R² %.2f)", g.Metric, value(g.Metric, g.Slope), strconv.FormatFloat(g.Per, 'f', -1, 64), g.Variable, at, g.R2)
 }

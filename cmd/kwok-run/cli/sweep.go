@@ -23,12 +23,14 @@ func newSweep(s Streams) *cobra.Command {
 		Short: "Run a scenario over combinations of variable values, for capacity planning",
 		Long: `Sweep runs the scenario once per combination of the swept variables (each
 --repeat times), every run on a fresh cluster, and sets the chosen metrics
-against the values: a table of medians, and for one swept numeric variable
-a straight line fitted to each metric ("apiserver RSS grows 12 MiB per 1000
-nodes"). A -var whose value is a list (nodes=500,1000,2000) or a range
+against the values: a table of medians, and when the first swept variable
+is numeric a straight line fitted to each metric along it, once per
+combination of the others ("apiserver RSS grows 12 MiB per 1000 nodes at
+pods_per_node=10"). A -var whose value is a list (nodes=500,1000,2000) or a range
 (nodes=500..2000/500, from..to/step) is swept; other -var flags are fixed.
-Each point's results are in <out>/<name>=<value>[,...]; sweep.json and
-sweep.md sum up. The sweep stops at the first point whose run did not pass,
+Each point's results are in <out>/<name>=<value>[,...]; sweep.json,
+sweep.md and sweep.html (a chart of each metric against the first swept
+variable, one line per combination of the others) sum up. The sweep stops at the first point whose run did not pass,
 keeping what it measured so far, and exits with that run's code.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

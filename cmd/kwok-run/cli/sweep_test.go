@@ -11,6 +11,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/reports"
+	"github.com/kwok-run/kwok-run/reports/browsertest"
 	"github.com/kwok-run/kwok-run/scenario"
 )
 
@@ -39,9 +40,9 @@ func TestSweptVars(t *testing.T) {
 }
 
 // A real sweep over three node counts: every point runs on a fresh
-// cluster, the table and sweep.json hold each point's medians, and the
-// growth of each metric is fitted. A value the variable refuses is found
-// before anything runs.
+// cluster, the table and sweep.json hold each point's medians, the growth
+// of each metric is fitted, and sweep.html charts them, checked in a real
+// browser. A value the variable refuses is found before anything runs.
 func TestSweepNodes(t *testing.T) {
 	binariestest.Cached(t)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
@@ -68,6 +69,19 @@ func TestSweepNodes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "nodes=10", "report.json")); err != nil {
 		t.Errorf("a point's results: %v", err)
 	}
+	page, err := os.ReadFile(filepath.Join(out, "sweep.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(page), "<svg"); n != 2 {
+		t.Errorf("sweep.html has %d charts, want one per metric (2)", n)
+	}
+	t.Run("browser", func(t *testing.T) {
+		img := browsertest.Check(t, browsertest.Start(t), filepath.Join(out, "sweep.html"))
+		if n := browsertest.DistinctColours(img); n < 32 {
+			t.Errorf("the screenshot has %d distinct colours: the page looks blank", n)
+		}
+	})
 	if r := run(t, "", "sweep", "--out", t.TempDir(), "-var", "nodes=5,ten", "../../../examples/quickstart.hcl"); r.code != ExitUsage || !strings.Contains(r.errOut, "ten") {
 		t.Errorf("a value the variable refuses: exit %d\n%s", r.code, r.errOut)
 	}
