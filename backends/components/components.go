@@ -238,10 +238,16 @@ func scheduler(c Config) Process {
 
 func controllerManager(c Config) Process {
 	p := c.Paths.PKI
+	// KWOK renews a lease every quarter of its duration. The node lifecycle
+	// controller marks a node Unknown after the grace period without a
+	// renewal, 50s by default: a longer lease, chosen to cut heartbeat
+	// load, must not make every node flap.
+	grace := max(50*time.Second, c.Cluster.NodeLeaseDuration.D())
 	args := append(kubeComponent(c, c.Ports.ControllerManager), flags(
 		"root-ca-file", p.CACert,
 		"service-account-private-key-file", p.ServiceAccountKey,
 		"service-cluster-ip-range", c.ServiceCIDR,
+		"node-monitor-grace-period", grace.String(),
 	)...)
 	return Process{
 		Name:       plan.ControllerManager,
