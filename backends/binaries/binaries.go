@@ -29,6 +29,9 @@ const (
 	Kubectl = "kubectl"
 	Etcd    = "etcd"
 	Kwok    = "kwok"
+	// Kwokctl is KWOK's own cluster tool, built alongside KWOK for the
+	// benchmark that sets kwok-run beside it on the same binaries.
+	Kwokctl = "kwokctl"
 )
 
 // Source is a place binaries come from.

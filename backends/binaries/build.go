@@ -116,18 +116,19 @@ func buildEtcd(ctx context.Context, r *Resolver, version, work string) error {
 	return r.goRun(ctx, work, "etcd "+version, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(work, "out", Etcd), ".")
 }
 
-// buildKwok builds the KWOK controller from sigs.k8s.io/kwok/cmd/kwok.
+// buildKwok builds the KWOK controller and kwokctl from
+// sigs.k8s.io/kwok/cmd/{kwok,kwokctl}.
 func buildKwok(ctx context.Context, r *Resolver, version, work string) error {
 	gen := &modfile.File{}
 	gen.AddModuleStmt("kwok-run.local/build/kwok")
 	gen.AddGoStmt("1.26.0")
 	gen.AddNewRequire("sigs.k8s.io/kwok", version, false)
-	cmd := "sigs.k8s.io/kwok/cmd/kwok"
-	if err := writeModule(work, gen, []string{cmd}); err != nil {
+	cmds := []string{"sigs.k8s.io/kwok/cmd/kwok", "sigs.k8s.io/kwok/cmd/kwokctl"}
+	if err := writeModule(work, gen, cmds); err != nil {
 		return err
 	}
 	ldflags := []string{"-X sigs.k8s.io/kwok/pkg/consts.Version=" + strings.TrimPrefix(version, "v")}
-	return r.goBuild(ctx, work, "kwok "+version, ldflags, cmd)
+	return r.goBuild(ctx, work, "kwok "+version, ldflags, cmds...)
 }
 
 // writeModule writes go.mod and a tools.go that imports cmds, so that

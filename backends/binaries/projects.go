@@ -58,7 +58,7 @@ var projects = []project{
 	},
 	{
 		name:        "kwok",
-		binaries:    []string{Kwok},
+		binaries:    []string{Kwok, Kwokctl},
 		releaseBase: "https://github.com/kubernetes-sigs/kwok/releases/download",
 		release: func(base, version, bin string) artifact {
 			goos, goarch := platform()
