@@ -22,6 +22,10 @@ type poolNodes struct {
 	pool *plan.NodePool
 	// live maps a node's name to its template index.
 	live map[string]int
+	// creating counts the nodes create_nodes actions have yet to try: a
+	// wait for the pool in the same step holds for them too, or it would
+	// end whenever the nodes made so far happened to be Ready.
+	creating int
 	// generation counts replacements per index, for fresh names.
 	generation map[int]int
 	notReady   map[string]bool
@@ -61,9 +65,21 @@ func (a *actionCtx) createNodes(ctx context.Context, c *plan.CreateNodes) error 
 	}
 	t := newTally()
 	a.prog.track(fmt.Sprintf("create_nodes %s", c.Pool), c.Count, t)
+	a.r.mu.Lock()
+	p.creating += c.Count
+	a.r.mu.Unlock()
+	tried := 0
 	err := pace(ctx, c.Rate, c.Count, nil, t, func(ctx context.Context, i int) error {
-		return a.createNode(ctx, p, names[i], c.FirstIndex+i)
+		err := a.createNode(ctx, p, names[i], c.FirstIndex+i)
+		a.r.mu.Lock()
+		p.creating--
+		tried++
+		a.r.mu.Unlock()
+		return err
 	})
+	a.r.mu.Lock()
+	p.creating -= c.Count - tried
+	a.r.mu.Unlock()
 	a.finish(t, c.Rate, fmt.Sprintf("created %d of %d nodes of %s", t.ops.Load(), c.Count, c.Pool))
 	return err
 }

@@ -638,3 +638,33 @@ step "remove" {
 		t.Errorf("the log is too short to mean anything: %d operations", len(first.res.Operations))
 	}
 }
+
+// A wait in the step that creates the pool's nodes holds for every node the
+// step will create, not only for those made so far: slowly created nodes
+// are each Ready long before the next one exists, so a wait that counted
+// only the nodes made so far would end after the first few.
+func TestWaitInTheCreatingStepHoldsForEveryNode(t *testing.T) {
+	p := play(t, `
+scenario "same-step" {
+  timeout = "2m"
+}
+node_pool "slow" {
+  count = 12
+}
+step "nodes" {
+  create_nodes {
+    pool = "slow"
+    rate = 6
+  }
+  wait "nodes_ready" {
+    pool = "slow"
+  }
+}
+`, nil, scenario.Options{})
+	p.mustSucceed(t)
+	for _, a := range p.res.Steps[0].Actions {
+		if a.Kind == "wait" && a.Done != 12 {
+			t.Errorf("the wait ended with %d nodes Ready (%s), want all 12", a.Done, a.Summary)
+		}
+	}
+}

@@ -113,11 +113,12 @@ func (a *actionCtx) checkNodes(ctx context.Context, w *plan.Wait) (progressOf, e
 	}
 	p := progressOf{total: len(nodes), want: w.Count}
 	if p.want == 0 {
-		// All the nodes the runner made (in the pool) must be Ready.
+		// All the nodes the runner made (in the pool) must be Ready, and
+		// those it is still making.
 		a.r.mu.Lock()
 		for name, pool := range a.r.pools {
 			if w.Pool == "" || w.Pool == name {
-				p.want += len(pool.live)
+				p.want += len(pool.live) + pool.creating
 			}
 		}
 		a.r.mu.Unlock()
