@@ -25,6 +25,10 @@ const (
 	DefaultSeed              = 1
 	DefaultTimeout           = 30 * time.Minute
 	DefaultNodeLeaseDuration = 40 * time.Second
+	// DefaultKwokParallelism replaces KWOK's own 4 workers: with 4, pods
+	// reached Running tens of seconds after the scheduler bound them (see
+	// docs/performance.md).
+	DefaultKwokParallelism = 64
 )
 
 var scenarioSchema = &hcl.BodySchema{
@@ -67,7 +71,7 @@ func startOf(body hcl.Body) *hcl.Range {
 var clusterSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "backend"}, {Name: "kubeconfig"}, {Name: "kubernetes"}, {Name: "kwok"}, {Name: "etcd"},
-		{Name: "node_lease_duration"}, {Name: "feature_gates"}, {Name: "runtime_config"},
+		{Name: "node_lease_duration"}, {Name: "kwok_parallelism"}, {Name: "feature_gates"}, {Name: "runtime_config"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "component", LabelNames: []string{"name"}}},
 }
@@ -95,6 +99,7 @@ func DefaultCluster() plan.Cluster {
 		Kwok:              DefaultKwok,
 		Etcd:              DefaultEtcd,
 		NodeLeaseDuration: plan.Duration(DefaultNodeLeaseDuration),
+		KwokParallelism:   DefaultKwokParallelism,
 	}
 	for _, name := range plan.ComponentNames {
 		c.Components = append(c.Components, plan.Component{Name: name, Enabled: true})
@@ -133,6 +138,7 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 	} else {
 		c.NodeLeaseDuration = lease
 	}
+	c.KwokParallelism = b.integer("kwok_parallelism", DefaultKwokParallelism, 1, 1024)
 
 	if v, ok := b.value("feature_gates"); ok {
 		c.FeatureGates = map[string]bool{}

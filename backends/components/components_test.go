@@ -107,7 +107,9 @@ func TestScenarioSettingsReachTheFlags(t *testing.T) {
 }
 
 func TestKwokConfig(t *testing.T) {
-	raw, err := KwokConfig()
+	c := scenario.DefaultCluster()
+	c.KwokParallelism = 48
+	raw, err := KwokConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +117,11 @@ func TestKwokConfig(t *testing.T) {
 	if err := yaml.UnmarshalStrict(raw, &conf); err != nil {
 		t.Fatal(err)
 	}
-	if conf.Kind != "KwokConfiguration" || conf.Options.NodeLeaseParallelism == 0 || conf.Options.PodPlayStageParallelism == 0 {
+	if conf.Kind != "KwokConfiguration" || conf.Options.PodsOnNodeSyncParallelism == 0 {
 		t.Errorf("configuration without KWOK's defaults: %+v", conf.Options)
+	}
+	if o := conf.Options; o.NodeLeaseParallelism != 48 || o.PodPlayStageParallelism != 48 || o.NodePlayStageParallelism != 48 {
+		t.Errorf("the cluster's parallelism did not reach KWOK: %+v", o)
 	}
 	if len(conf.Options.EnableCRDs) != 1 || conf.Options.EnableCRDs[0] != "Stage" {
 		t.Errorf("stages must come from the cluster: %v", conf.Options.EnableCRDs)

@@ -13,6 +13,7 @@ import (
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kwok-run/kwok-run/scenario/plan"
 	"github.com/kwok-run/kwok-run/scenario/stages"
 )
 
@@ -21,9 +22,10 @@ import (
 // by replacing them.
 var StageCRD = crd.Stage
 
-// KwokConfig is the file given to KWOK with --config: KWOK's defaults, and
-// stages taken from the cluster rather than from the file.
-func KwokConfig() ([]byte, error) {
+// KwokConfig is the file given to KWOK with --config: KWOK's defaults, the
+// cluster's parallelism, and stages taken from the cluster rather than from
+// the file.
+func KwokConfig(c plan.Cluster) ([]byte, error) {
 	conf := kwokconfig.KwokConfiguration{}
 	conf.APIVersion = kwokconfig.GroupVersion.String()
 	conf.Kind = kwokconfig.KwokConfigurationKind
@@ -31,6 +33,12 @@ func KwokConfig() ([]byte, error) {
 	// KWOK fills in its defaults only for configurations it makes itself.
 	kwokconfig.SetObjectDefaults_KwokConfiguration(&conf)
 	conf.Options.EnableCRDs = []string{kwokv1alpha1.StageKind}
+	if c.KwokParallelism > 0 {
+		n := uint(c.KwokParallelism)
+		conf.Options.NodePlayStageParallelism = n
+		conf.Options.PodPlayStageParallelism = n
+		conf.Options.NodeLeaseParallelism = n
+	}
 	return yaml.Marshal(conf)
 }
 

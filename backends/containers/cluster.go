@@ -342,7 +342,7 @@ func (c *Cluster) files(spec backends.Spec, specs []components.Process, refs []s
 	if err := files.WriteKubeconfig(c.kubeconfig, fmt.Sprintf("https://127.0.0.1:%d", api.hostPort), "kwok-run-"+c.opts.Name); err != nil {
 		return err
 	}
-	kwokConfig, err := components.KwokConfig()
+	kwokConfig, err := components.KwokConfig(spec.Cluster)
 	if err != nil {
 		return err
 	}

@@ -225,7 +225,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, path string, c
 	} else {
 		logf(opts.Log, "the kubeconfig %s authenticates without a client certificate, which the metrics scraper needs: the apiserver's /metrics will not be read", path)
 	}
-	kwokConfig, err := components.KwokConfig()
+	kwokConfig, err := components.KwokConfig(spec.Cluster)
 	if err != nil {
 		return c, err
 	}

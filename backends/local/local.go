@@ -206,7 +206,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 	if err := c.files.WriteKubeconfig(c.kubeconfig, fmt.Sprintf("https://%s:%d", Host, p.APIServer), "kwok-run-"+opts.Name); err != nil {
 		return c, err
 	}
-	kwokConfig, err := components.KwokConfig()
+	kwokConfig, err := components.KwokConfig(spec.Cluster)
 	if err != nil {
 		return c, err
 	}

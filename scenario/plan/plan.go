@@ -99,9 +99,12 @@ type Cluster struct {
 	Components []Component `json:"components"`
 	// NodeLeaseDuration is how long a node's lease lasts; KWOK renews it every
 	// quarter of that, which is the heartbeat load of the cluster.
-	NodeLeaseDuration Duration          `json:"node_lease_duration"`
-	FeatureGates      map[string]bool   `json:"feature_gates,omitempty"`
-	RuntimeConfig     map[string]string `json:"runtime_config,omitempty"`
+	NodeLeaseDuration Duration `json:"node_lease_duration"`
+	// KwokParallelism is how many workers each KWOK controller gives node
+	// stages, pod stages and leases each.
+	KwokParallelism int               `json:"kwok_parallelism"`
+	FeatureGates    map[string]bool   `json:"feature_gates,omitempty"`
+	RuntimeConfig   map[string]string `json:"runtime_config,omitempty"`
 }
 
 // Component is one process of the control plane.

@@ -123,6 +123,7 @@ func (t *textWriter) cluster(c *Cluster, pools []*NodePool) {
 		{"versions", fmt.Sprintf("kubernetes %s, kwok %s, etcd %s", c.Kubernetes, c.Kwok, c.Etcd)},
 		{"components", components},
 		{"node lease", fmt.Sprintf("%s (renewed every %s per node)", c.NodeLeaseDuration, c.NodeLeaseDuration.D()/4)},
+		{"kwok workers", fmt.Sprintf("%d each for node stages, pod stages and leases", c.KwokParallelism)},
 	}
 	if len(c.FeatureGates) > 0 {
 		gates := make(map[string]string, len(c.FeatureGates))
