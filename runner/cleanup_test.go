@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -168,10 +169,30 @@ func TestCleanupSaysWhatRemained(t *testing.T) {
 	}
 }
 
+// A node registers Ready, with an address of its own.
+func TestNodesRegisterReady(t *testing.T) {
+	pool := &plan.NodePool{Name: "workers", Count: 3, Template: fixedNode{}}
+	seen := map[string]bool{}
+	for _, at := range [][2]int{{0, 0}, {0, 1}, {0, 1<<20 - 1}, {1, 0}, {7, 1<<20 - 1}} {
+		n, err := node(pool, at[0], at[1], "n", "v1.37.2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !nodeReady(n) || n.Status.Phase != corev1.NodeRunning {
+			t.Errorf("node %v: not registered Ready: %+v", at, n.Status)
+		}
+		ip := n.Status.Addresses[0].Address
+		if net.ParseIP(ip) == nil || !strings.HasPrefix(ip, "10.") || seen[ip] {
+			t.Errorf("node %v: address %s (seen before: %v)", at, ip, seen[ip])
+		}
+		seen[ip] = true
+	}
+}
+
 func TestNodesCarryTheirShard(t *testing.T) {
 	pool := &plan.NodePool{Name: "workers", Count: 2500, Template: fixedNode{}}
 	for i, want := range map[int]string{0: "workers-0", 1: "workers-1", 2: "workers-2", 3: "workers-0", 2499: "workers-0"} {
-		n, err := node(pool, i, nodeName("workers", i, 0), "v1.37.2")
+		n, err := node(pool, 0, i, nodeName("workers", i, 0), "v1.37.2")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,8 @@ import (
 // it does not need to ask, and its choices do not depend on list order.
 type poolNodes struct {
 	pool *plan.NodePool
+	// ordinal is the pool's place in the scenario, for node addresses.
+	ordinal int
 	// live maps a node's name to its template index.
 	live map[string]int
 	// creating counts the nodes create_nodes actions have yet to try: a
@@ -85,7 +87,7 @@ func (a *actionCtx) createNodes(ctx context.Context, c *plan.CreateNodes) error 
 }
 
 func (a *actionCtx) createNode(ctx context.Context, p *poolNodes, name string, index int) error {
-	n, err := node(p.pool, index, name, a.r.plan.Cluster.Kubernetes)
+	n, err := node(p.pool, p.ordinal, index, name, a.r.plan.Cluster.Kubernetes)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,8 @@ const (
 	ObjectLabel = "kwok-run/object"
 )
 
-// node builds the Node for index i of a pool, named name.
-func node(pool *plan.NodePool, i int, name, version string) (*corev1.Node, error) {
+// node builds the Node for index i of the pool-th pool, named name.
+func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.Node, error) {
 	spec, err := pool.Template.Node(i)
 	if err != nil {
 		return nil, err
@@ -48,18 +48,59 @@ func node(pool *plan.NodePool, i int, name, version string) (*corev1.Node, error
 	if err != nil {
 		return nil, err
 	}
+	// The node registers the way a kubelet does: with its whole status,
+	// Ready. KWOK's initialisation would patch every new node once more,
+	// queued behind its few workers, and that queue, not Kubernetes, set how
+	// fast a pool got Ready; KWOK still renews each node's lease, and still
+	// makes a node Ready again after churn_nodes made it NotReady.
+	now := metav1.Now()
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations},
 		Status: corev1.NodeStatus{
+			Phase:       corev1.NodeRunning,
 			Capacity:    capacity,
 			Allocatable: allocatable,
-			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: version, OperatingSystem: "linux", Architecture: "amd64"},
+			Conditions:  registeredConditions(now),
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: nodeIP(ordinal, i)},
+				{Type: corev1.NodeHostName, Address: name},
+			},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
+			NodeInfo:        corev1.NodeSystemInfo{KubeletVersion: version, OperatingSystem: "linux", Architecture: "amd64"},
 		},
 	}
 	for _, t := range spec.Taints {
 		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
 	}
 	return n, nil
+}
+
+// registeredConditions are those of a healthy kubelet's node: Ready, and no
+// pressure, as KWOK's own initialisation would set them.
+func registeredConditions(now metav1.Time) []corev1.NodeCondition {
+	var out []corev1.NodeCondition
+	for _, c := range []struct {
+		typ    corev1.NodeConditionType
+		status corev1.ConditionStatus
+		reason string
+	}{
+		{corev1.NodeReady, corev1.ConditionTrue, "KubeletReady"},
+		{corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory"},
+		{corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure"},
+		{corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID"},
+		{corev1.NodeNetworkUnavailable, corev1.ConditionFalse, "RouteCreated"},
+	} {
+		out = append(out, corev1.NodeCondition{Type: c.typ, Status: c.status, Reason: c.reason, LastHeartbeatTime: now, LastTransitionTime: now})
+	}
+	return out
+}
+
+// nodeIP is a distinct address for node i of the p-th pool in 10.128.0.0/9
+// (eight pools of a million), so that what reads node addresses sees no
+// clashes.
+func nodeIP(p, i int) string {
+	v := uint32(p)<<20 | uint32(i)&(1<<20-1)
+	return fmt.Sprintf("10.%d.%d.%d", 128|(v>>16)&127, (v>>8)&255, v&255)
 }
 
 func resources(m map[string]string) (corev1.ResourceList, error) {

@@ -273,8 +273,8 @@ func newRunner(p *plan.Plan, opts Options, start time.Time) (*runner, error) {
 		scraper: scrape.New(opts.Cluster, scrape.Options{Start: start, Every: opts.ScrapeEvery}),
 	}
 	r.mapper = newMapper(cs.Discovery())
-	for _, pool := range p.Pools {
-		r.pools[pool.Name] = &poolNodes{pool: pool, live: map[string]int{}, notReady: map[string]bool{}}
+	for i, pool := range p.Pools {
+		r.pools[pool.Name] = &poolNodes{pool: pool, ordinal: i, live: map[string]int{}, notReady: map[string]bool{}}
 	}
 	return r, nil
 }
