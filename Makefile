@@ -8,7 +8,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build binaries chromium nerdctl run test lint fuzz bench compare-releases examples clean
+.PHONY: build binaries chromium nerdctl run test lint fuzz bench bench-scale compare-releases examples clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kwok-run
@@ -55,24 +55,36 @@ lint:
 fuzz:
 	$(GO) test ./scenario -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
-# Benchmarks, medians of five: validate + plan of every example; a local
-# control plane up (to a Ready KWOK node), idle, and torn down, and the same
-# on docker; the quickstart's measurements on local and on docker; two
-# Kubernetes releases compared on the quickstart; pacing
-# accuracy and kwok-run's CPU at asked rates; 1,000 nodes and 10,000 pods
-# through the real scheduler; what measuring costs in CPU (10,000 pods asked
-# at 500/s) and in memory per pod. About 35 minutes (plus 12 for the
-# older release's binaries, once).
+# Benchmarks: one line of figures per case, and the same figures appended to
+# bin/bench.json (one JSON object a line). Medians of five: validate + plan
+# of every example; a local control plane up (to a Ready KWOK node), idle,
+# and torn down, and the same on docker; the quickstart on local and on
+# docker; pacing accuracy and kwok-run's CPU at asked rates; what measuring
+# costs. Medians of three, the scale suite (docs/performance.md): 1,000,
+# 5,000 and 10,000 nodes Ready, beside kwokctl on the same binaries; 10,000,
+# 30,000 and 100,000 pods Running through the real scheduler; node churn.
+# Then two Kubernetes releases compared on the quickstart. About three hours
+# (plus 12 minutes for the older release's binaries, once).
+BENCH_JSON := $(CURDIR)/bin/bench.json
 bench: binaries
 	@mkdir -p bin
 	$(GO) test ./scenario -run '^$$' -bench . -benchmem -count 5 | tee bin/bench-scenario.txt
-	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./backends/local -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-local.txt
-	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./backends/containers -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-containers.txt
-	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./cmd/kwok-run/cli -run '^$$' -bench Quickstart -benchtime 1x -count 5 -timeout 60m | tee bin/bench-backends.txt
-	KWOKRUN_REQUIRE_INTEGRATION=1 $(GO) test ./runner -run '^$$' -bench 'PaceAccuracy|CreateRate|TenThousandPods|MeasurementCPU' -benchtime 1x -count 5 -timeout 120m | tee bin/bench-runner.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./backends/local -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-local.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./backends/containers -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-containers.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./cmd/kwok-run/cli -run '^$$' -bench Quickstart -benchtime 1x -count 5 -timeout 60m | tee bin/bench-backends.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./runner -run '^$$' -bench 'PaceAccuracy|CreateRate|MeasurementCPU' -benchtime 1x -count 5 -timeout 120m | tee bin/bench-runner.txt
 	$(GO) test ./runner/observe -run '^$$' -bench PodRecordBytes -benchtime 1x -count 5 | tee bin/bench-observe.txt
-	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt bin/bench-containers.txt bin/bench-backends.txt bin/bench-runner.txt bin/bench-observe.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./runner/scalebench -run '^$$' -bench . -benchtime 1x -count 3 -timeout 300m | tee bin/bench-scale.txt
+	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt bin/bench-containers.txt bin/bench-backends.txt bin/bench-runner.txt bin/bench-observe.txt bin/bench-scale.txt
 	$(MAKE) compare-releases
+
+# The scale suite alone (part of bench): SCALE selects cases, e.g.
+# make bench-scale SCALE='Nodes/5000'.
+SCALE ?= .
+bench-scale: binaries
+	@mkdir -p bin
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./runner/scalebench -run '^$$' -bench '$(SCALE)' -benchtime 1x -count 3 -timeout 300m | tee bin/bench-scale.txt
+	$(GO) run $(BENCHSTAT) bin/bench-scale.txt
 
 # Two Kubernetes releases compared: the quickstart five times on each, then
 # compare (its exit code is printed, not obeyed: a regression between

@@ -20,6 +20,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/local"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/runner/scalebench"
 	"github.com/kwok-run/kwok-run/scenario"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
@@ -109,80 +110,9 @@ step "create" {
 				once += used.Seconds() - inStep
 			}
 			n := float64(b.N)
-			b.ReportMetric(achievedPct/n, "%-of-asked-rate")
-			b.ReportMetric(cpuPct/n, "%-core-per-100/s")
-			b.ReportMetric(once/n, "cpu-s-once-per-run")
-			b.ReportMetric(0, "ns/op")
+			scalebench.Record(b, scalebench.Figures{"%-of-asked-rate": achievedPct / n, "%-core-per-100/s": cpuPct / n, "cpu-s-once-per-run": once / n})
 		})
 	}
-}
-
-// BenchmarkTenThousandPods is the field notes' case: 1,000 nodes to Ready,
-// then 10,000 bare pods through the real scheduler to Running, 50 requests
-// in flight, KWOK's default stages, for the wall times next to a bare
-// client-go loop's; with kwok-run's CPU and its RSS growth over the pods.
-func BenchmarkTenThousandPods(b *testing.B) {
-	nodes := `
-scenario "nodes" {
-  timeout = "10m"
-}
-node_pool "n" {
-  count = 1000
-}
-step "nodes" {
-  create_nodes {
-    pool        = "n"
-    parallelism = 50
-  }
-  wait "nodes_ready" {
-    pool = "n"
-  }
-}
-`
-	pods := `
-scenario "pods" {
-  timeout = "20m"
-}
-step "pods" {
-  create_pods "p" {
-    namespace   = "load"
-    count       = 10000
-    parallelism = 50
-  }
-  wait "pods_running" {
-    wave = "p"
-  }
-}
-`
-	var nodesReady, podsCreated, podsRunning, cpu, rss float64
-	for i := 0; i < b.N; i++ {
-		np, pp := benchPlan(b, nodes), benchPlan(b, pods)
-		c := benchCluster(b, np)
-		res, err := Run(context.Background(), np, Options{Cluster: c})
-		if err != nil {
-			c.Down(context.Background())
-			b.Fatal(err)
-		}
-		nodesReady += res.Steps[0].End.Sub(res.Steps[0].Start).Seconds()
-		before, cpuBefore := selfRSSMiB(), selfCPU()
-		res, err = Run(context.Background(), pp, Options{Cluster: c})
-		cpu += (selfCPU() - cpuBefore).Seconds()
-		rss += selfRSSMiB() - before
-		c.Down(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		create := res.Steps[0].Actions[0]
-		podsCreated += 10000 / create.Achieved
-		podsRunning += res.Steps[0].End.Sub(res.Steps[0].Start).Seconds()
-	}
-	n := float64(b.N)
-	b.ReportMetric(nodesReady/n, "s-1k-nodes-ready")
-	b.ReportMetric(podsCreated/n, "s-10k-pods-created")
-	b.ReportMetric(podsRunning/n, "s-10k-pods-running")
-	b.ReportMetric(cpu/n, "cpu-s-kwok-run-10k-pods")
-	b.ReportMetric(rss/n, "MiB-rss-growth-10k-pods")
-	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkMeasurementCPU creates 10,000 pods asked at 500/s onto 200 nodes
@@ -241,10 +171,7 @@ step "pods" {
 		achieved += res.Steps[1].Actions[0].Achieved
 	}
 	n := float64(b.N)
-	b.ReportMetric(corePct/n, "%-core-measuring")
-	b.ReportMetric(sharePct/n, "%-of-kwok-run-cpu-measuring")
-	b.ReportMetric(achieved/n, "pods/s")
-	b.ReportMetric(0, "ns/op")
+	scalebench.Record(b, scalebench.Figures{"%-core-measuring": corePct / n, "%-of-kwok-run-cpu-measuring": sharePct / n, "pods/s": achieved / n})
 }
 
 // labelledCPU sums a CPU profile's samples: those with the label, and all.

@@ -11,6 +11,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/runner/scalebench"
 	"github.com/kwok-run/kwok-run/scenario"
 )
 
@@ -48,10 +49,7 @@ func BenchmarkUp(b *testing.B) {
 		teardown += time.Since(start).Seconds()
 	}
 	n := float64(b.N)
-	b.ReportMetric(ready/n, "s-to-ready")
-	b.ReportMetric(teardown/n, "s-teardown")
-	b.ReportMetric(mem/n, "MiB-idle-mem")
-	b.ReportMetric(0, "ns/op")
+	scalebench.Record(b, scalebench.Figures{"s-to-ready": ready / n, "s-teardown": teardown / n, "MiB-idle-mem": mem / n})
 }
 
 // memoryMiB sums the containers' memory use from `stats`, which counts the

@@ -12,6 +12,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/runner/scalebench"
 	"github.com/kwok-run/kwok-run/scenario"
 )
 
@@ -44,10 +45,7 @@ func BenchmarkUp(b *testing.B) {
 		teardown += time.Since(start).Seconds()
 	}
 	n := float64(b.N)
-	b.ReportMetric(ready/n, "s-to-ready")
-	b.ReportMetric(teardown/n, "s-teardown")
-	b.ReportMetric(rss/n, "MiB-idle-rss")
-	b.ReportMetric(0, "ns/op")
+	scalebench.Record(b, scalebench.Figures{"s-to-ready": ready / n, "s-teardown": teardown / n, "MiB-idle-rss": rss / n})
 }
 
 func residentKiB(pid int) int {

@@ -7,6 +7,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/reports"
+	"github.com/kwok-run/kwok-run/runner/scalebench"
 )
 
 // BenchmarkQuickstart runs the quickstart through the CLI on each backend
@@ -40,10 +41,11 @@ func BenchmarkQuickstart(b *testing.B) {
 				}
 				metrics["run-s"] += rep.Duration
 			}
+			f := scalebench.Figures{}
 			for m, v := range metrics {
-				b.ReportMetric(v/float64(b.N), m)
+				f[m] = v / float64(b.N)
 			}
-			b.ReportMetric(0, "ns/op")
+			scalebench.Record(b, f)
 		})
 	}
 }
