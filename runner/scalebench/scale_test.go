@@ -172,6 +172,7 @@ func play(b *testing.B, src string) Figures {
 		"pod_startup_latency.p99":       "s-pod-startup-p99",
 		"simulator_lag.p50":             "s-simulator-lag-p50",
 		"watch_restarts":                "watch-restarts",
+		"nodes_deleted":                 "nodes-deleted",
 	} {
 		if v, ok := rep.Metrics[metric]; ok {
 			f[name] = v

@@ -88,7 +88,7 @@ var catalogue = []Metric{
 	{Name: "pod_deletion_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
 		Description: "Pod deletion requested until the pod is gone."},
 	{Name: "node_ready_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
-		Description: "Node created until its Ready condition is True."},
+		Description: "Node created until its Ready condition is True; kwok-run's nodes register Ready, as a kubelet does, so for them it is the watch seeing both at once (0)."},
 	{Name: "node_recovery_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
 		Description: "Node NotReady until Ready again."},
 	{Name: "node_deletion_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
