@@ -26,6 +26,8 @@ type clusterFlags struct {
 	engineBinary string
 	// kubeconfig is an existing cluster to play against.
 	kubeconfig string
+	// profile writes kwok-run's own CPU and heap profiles beside the report.
+	profile bool
 }
 
 func (f *clusterFlags) register(fs *pflag.FlagSet) {

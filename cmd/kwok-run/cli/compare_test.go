@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/pprof/profile"
+
 	"github.com/kwok-run/kwok-run/backends/binaries"
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/reports"
@@ -66,13 +68,14 @@ func TestCompareExitCodes(t *testing.T) {
 }
 
 // --repeat runs on fresh clusters into run-1 ... run-N, aggregates them, and
-// the directory is one side of a comparison.
+// the directory is one side of a comparison; --profile leaves kwok-run's
+// profiles beside each report.
 func TestRunRepeat(t *testing.T) {
 	binariestest.Cached(t)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	t.Setenv(binaries.EnvSources, "cache")
 	out := filepath.Join(t.TempDir(), "repeats")
-	r := run(t, "", "run", "--repeat", "3", "--vary-seed", "--out", out, "-var", "pods=10", "../../../examples/quickstart.hcl")
+	r := run(t, "", "run", "--repeat", "3", "--vary-seed", "--profile", "--out", out, "-var", "pods=10", "../../../examples/quickstart.hcl")
 	if r.code != ExitOK || !strings.Contains(r.out, "quickstart: 3 runs (passed, passed, passed)") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
 	}
@@ -81,6 +84,16 @@ func TestRunRepeat(t *testing.T) {
 		if err != nil || rep.Scenario.Seed != want {
 			t.Errorf("run %d: seed %v (%v), want %d", i+1, rep, err, want)
 		}
+	}
+	for _, name := range []string{"kwok-run.cpu.pprof", "kwok-run.heap.pprof"} {
+		f, err := os.Open(filepath.Join(out, "run-2", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := profile.Parse(f); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		f.Close()
 	}
 	raw, err := os.ReadFile(filepath.Join(out, reports.AggregateFile))
 	if err != nil || !strings.Contains(string(raw), `"pod_startup_latency.p99"`) {

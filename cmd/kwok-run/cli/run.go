@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,6 +107,7 @@ compare reads such a directory as one side.
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the scenario this many times, each on a fresh cluster, and aggregate the runs")
 	cmd.Flags().BoolVar(&varySeed, "vary-seed", false, "with --repeat, give run i the scenario's seed + i - 1 instead of the same seed")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "let the scenario's exec actions run commands on this machine")
+	cmd.Flags().BoolVar(&f.profile, "profile", false, "write kwok-run's own CPU profile of the run and its heap profile at the run's end (kwok-run.cpu.pprof, kwok-run.heap.pprof) into the results directory, for go tool pprof")
 	cmd.Flags().StringVar(&out, "out", "", "the results directory (default results/<scenario>-<UTC time>)")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "print the summary without colours")
 	return cmd
@@ -155,11 +157,20 @@ func runOnce(ctx context.Context, s Streams, f *clusterFlags, p *plan.Plan, r *b
 			panic(rec)
 		}
 	}()
+	stopProfile := func() error { return nil }
+	if f.profile {
+		if stopProfile, err = startProfile(out); err != nil {
+			fmt.Fprintf(s.Err, "kwok-run: --profile: %s\n", err)
+		}
+	}
 	res, runErr := runner.Run(ctx, p, runner.Options{
 		Cluster: cluster, Log: s.Err, Terminal: isTerminal(s.Err), RunDir: out,
 		// An existing cluster outlives the run: what the run made goes.
 		Cleanup: p.Cluster.Backend == plan.BackendKubeconfig,
 	})
+	if err := stopProfile(); err != nil {
+		fmt.Fprintf(s.Err, "kwok-run: --profile: %s\n", err)
+	}
 	components := cluster.Components()
 	downErr := downOnce()
 
@@ -173,6 +184,28 @@ func runOnce(ctx context.Context, s Streams, f *clusterFlags, p *plan.Plan, r *b
 		fmt.Fprintf(s.Err, "kwok-run: writing the results: %s\n", writeErr)
 	}
 	return rep, nil
+}
+
+// startProfile starts kwok-run's CPU profile into dir; the returned stop
+// ends it and writes the heap profile, while the run's measurements are
+// still held.
+func startProfile(dir string) (stop func() error, err error) {
+	cpu, err := os.Create(filepath.Join(dir, "kwok-run.cpu.pprof"))
+	if err != nil {
+		return func() error { return nil }, err
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return func() error { return nil }, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		heap, err := os.Create(filepath.Join(dir, "kwok-run.heap.pprof"))
+		if err != nil {
+			return errors.Join(cpu.Close(), err)
+		}
+		return errors.Join(cpu.Close(), pprof.Lookup("heap").WriteTo(heap, 0), heap.Close())
+	}, nil
 }
 
 func exitCode(code int) error {
