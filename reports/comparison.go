@@ -83,7 +83,16 @@ type CompareOptions struct {
 	// comparison too. Off by default: hundreds of them are tested at once,
 	// so at alpha 0.05 some are "significant" by chance in any comparison.
 	GateBreakdowns bool
+	// Floor is the least change of a time, in seconds, that can be a
+	// regression whatever its relative size: a simulator lag that goes from
+	// 1 ms to 6 ms is +500% and means nothing. 10 ms by default; negative
+	// for none.
+	Floor float64
 }
+
+// DefaultFloor is CompareOptions.Floor's default: about what separates two
+// watch-based timings of one event on a busy machine.
+const DefaultFloor = 0.010
 
 // MinRuns is how many runs a side needs for a significance test.
 const MinRuns = 3
@@ -158,6 +167,9 @@ func Compare(base, new Side, opts CompareOptions) (*Comparison, error) {
 	if opts.Alpha == 0 {
 		opts.Alpha = 0.05
 	}
+	if opts.Floor == 0 {
+		opts.Floor = DefaultFloor
+	}
 	c := &Comparison{Base: base, New: new, Alpha: opts.Alpha, Differences: differences(base, new)}
 	names := map[string]bool{}
 	for _, side := range []Side{base, new} {
@@ -228,7 +240,12 @@ func row(name string, base, new []float64, opts CompareOptions) MetricChange {
 	default:
 		r.Verdict = VerdictWorse
 	}
-	r.Regression = r.Verdict == VerdictWorse && (math.IsNaN(r.Delta) || math.Abs(r.Delta) > r.Threshold) && (!r.Breakdown || opts.GateBreakdowns)
+	floor := 0.0
+	if r.Unit == metrics.Seconds {
+		floor = opts.Floor
+	}
+	r.Regression = r.Verdict == VerdictWorse && (math.IsNaN(r.Delta) || math.Abs(r.Delta) > r.Threshold) &&
+		math.Abs(r.NewMedian-r.BaseMedian) > floor && (!r.Breakdown || opts.GateBreakdowns)
 	return r
 }
 

@@ -297,3 +297,27 @@ func TestBreakdownsDoNotGateByDefault(t *testing.T) {
 		t.Errorf("with breakdowns gating: %d regressions, want 3", len(c.Regressions()))
 	}
 }
+
+// A time that grows from a millisecond to six is +500% but below the floor:
+// worse, not a regression; without a floor it is one.
+func TestCompareFloor(t *testing.T) {
+	mk := func(label string, vs ...float64) Side {
+		s := Side{Label: label}
+		for _, v := range vs {
+			s.Runs = append(s.Runs, run("quickstart", "v1.37.2", map[string]float64{"simulator_lag.p99": v}))
+		}
+		return s
+	}
+	base, new := mk("base", 0.001, 0.0012, 0.0009, 0.0011, 0.001), mk("new", 0.006, 0.0058, 0.0061, 0.0062, 0.0059)
+	c, err := Compare(base, new, CompareOptions{Threshold: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := find(t, c, "simulator_lag.p99"); r.Verdict != VerdictWorse || r.Regression {
+		t.Errorf("below the floor: %+v; want worse, not a regression", r)
+	}
+	c, _ = Compare(base, new, CompareOptions{Threshold: 0.1, Floor: -1})
+	if r := find(t, c, "simulator_lag.p99"); !r.Regression {
+		t.Errorf("without a floor: %+v; want a regression", r)
+	}
+}

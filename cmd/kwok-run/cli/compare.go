@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 func newCompare(s Streams) *cobra.Command {
 	var thresholds []string
 	var alpha float64
+	var floor time.Duration
 	var all, noColor, gateBreakdowns bool
 	var markdown, html string
 	cmd := &cobra.Command{
@@ -36,10 +38,14 @@ It exits 1 when a metric got worse by more than its threshold (--threshold
 name; repeatable), 0 otherwise, and 2 when a side cannot be read. Breakdowns
 by verb and resource are listed but do not fail a comparison unless
 --gate-breakdowns: hundreds of them are tested at once, and at alpha 0.05 a
-few always differ by chance.`,
+few always differ by chance. A time must also change by more than --floor
+(10ms) to be a regression: 1 ms to 6 ms is +500% and means nothing.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := reports.CompareOptions{Threshold: 0.10, Alpha: alpha, PerMetric: map[string]float64{}, GateBreakdowns: gateBreakdowns}
+			opts := reports.CompareOptions{Threshold: 0.10, Alpha: alpha, PerMetric: map[string]float64{}, GateBreakdowns: gateBreakdowns, Floor: floor.Seconds()}
+			if floor <= 0 {
+				opts.Floor = -1
+			}
 			for _, t := range thresholds {
 				if err := parseThreshold(t, &opts); err != nil {
 					return exit(ExitUsage, err)
@@ -86,6 +92,7 @@ few always differ by chance.`,
 	}
 	cmd.Flags().StringArrayVar(&thresholds, "threshold", nil, "how much worse counts as a regression: 10% for every metric, or METRIC=5% for one (repeatable; default 10%)")
 	cmd.Flags().Float64Var(&alpha, "alpha", 0.05, "the significance level of the Mann–Whitney U test")
+	cmd.Flags().DurationVar(&floor, "floor", time.Duration(reports.DefaultFloor*float64(time.Second)), "the least change of a time that can be a regression, however large relative to its base (0 for none)")
 	cmd.Flags().BoolVar(&all, "all", false, "list every metric: those with no significant change, breakdowns and metrics of one side too")
 	cmd.Flags().BoolVar(&gateBreakdowns, "gate-breakdowns", false, "let per-verb and per-resource breakdowns fail the comparison too (hundreds are tested: some differ by chance)")
 	cmd.Flags().StringVar(&markdown, "markdown", "", "also write the comparison as Markdown to this file (every metric)")
