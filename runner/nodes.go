@@ -182,6 +182,12 @@ func (a *actionCtx) churnNodes(ctx context.Context, c *plan.ChurnNodes) error {
 		}
 		a.prog.advance(fmt.Sprintf("churn_nodes %s (%s)", c.Pool, c.Mode), 1)
 	}
+	// The churn lasts its duration: the last round comes at most one every
+	// before the end, and what follows it is still churn, measured as such.
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(start.Add(c.For.D()))):
+	}
 	// Nodes made NotReady near the end still come back before the action
 	// ends, unless the step is cut short.
 	recoveries.Wait()

@@ -190,6 +190,12 @@ func TestNodeActions(t *testing.T) {
 	if replacements == 0 {
 		t.Error("replace churn made no replacement nodes")
 	}
+	// Rounds at 0s and 1s, and the churn lasts its 2s all the same.
+	for _, s := range p.res.Steps {
+		if s.Name == "churn" && s.End.Sub(s.Start) < 2*time.Second {
+			t.Errorf("the churn step lasted %s, shorter than its churn's duration of 2s", s.End.Sub(s.Start))
+		}
+	}
 	// Templated per node: node 1 keeps its index-derived values whatever its
 	// name after a replacement.
 	for name, n := range got {
