@@ -174,10 +174,8 @@ func htmlValueAxis(metric string, unit metrics.Unit, vals []float64) (scale floa
 				peak = math.Max(peak, math.Abs(v))
 			}
 		}
-		if peak >= htmlGiB {
-			return htmlGiB, "GiB", htmlSig3
-		}
-		return htmlMiB, "MiB", htmlSig3
+		scale, unit := htmlBytesScale(peak)
+		return scale, unit, htmlSig3
 	}
 	return 1, string(unit), func(v float64) string { return value(metric, v) }
 }

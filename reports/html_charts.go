@@ -103,10 +103,11 @@ func htmlSeriesAxis(group, unit string, series []Series) (scale float64, label s
 		if group == GroupMemory {
 			quantity = "resident memory"
 		}
-		if peak >= 4*htmlGiB {
-			return htmlGiB, quantity + " (GiB)", htmlSig3
+		scale, unit := htmlBytesScale(peak)
+		if scale == htmlGiB {
+			return scale, quantity + " (" + unit + ")", htmlSig3
 		}
-		return htmlMiB, quantity + " (MiB)", htmlCount
+		return scale, quantity + " (" + unit + ")", htmlCount
 	case string(metrics.PerSecond):
 		return 1, "per second", htmlCount
 	case string(metrics.Count), "":
@@ -116,6 +117,15 @@ func htmlSeriesAxis(group, unit string, series []Series) (scale float64, label s
 		return 1, "CPU (" + unit + ")", htmlSig3
 	}
 	return 1, unit, htmlSig3
+}
+
+// htmlBytesScale is the unit an axis of bytes up to peak is read in: MiB,
+// or GiB from 4 GiB on, where MiB would need five digits.
+func htmlBytesScale(peak float64) (float64, string) {
+	if peak >= 4*htmlGiB {
+		return htmlGiB, "GiB"
+	}
+	return htmlMiB, "MiB"
 }
 
 // htmlStepSpans are the steps as intervals; a step that never ended (the run

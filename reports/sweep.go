@@ -247,9 +247,9 @@ func WriteSweepTerminal(w io.Writer, s *Sweep) error {
 }
 
 func sweepTable(s *Sweep) table {
-	t := table{title: fmt.Sprintf("%s over %s (medians)", s.Scenario, strings.Join(s.Variables, ", ")), right: len(s.Variables)}
+	// Numbers start after the values and the outcome.
+	t := table{title: fmt.Sprintf("%s over %s (medians)", s.Scenario, strings.Join(s.Variables, ", ")), right: len(s.Variables) + 1}
 	t.header = append(append(append([]string{}, s.Variables...), "outcome"), s.Metrics...)
-	t.right = len(s.Variables) + 1
 	for _, p := range s.Points {
 		row := append(append([]string{}, p.Values...), p.Outcome)
 		for _, m := range s.Metrics {
