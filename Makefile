@@ -72,7 +72,7 @@ bench: binaries
 	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./backends/local -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-local.txt
 	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./backends/containers -run '^$$' -bench Up -benchtime 1x -count 5 -timeout 30m | tee bin/bench-containers.txt
 	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./cmd/kwok-run/cli -run '^$$' -bench Quickstart -benchtime 1x -count 5 -timeout 60m | tee bin/bench-backends.txt
-	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./runner -run '^$$' -bench 'PaceAccuracy|CreateRate|MeasurementCPU' -benchtime 1x -count 5 -timeout 120m | tee bin/bench-runner.txt
+	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./runner -run '^$$' -bench 'PaceAccuracy|CreateRate|MeasurementCPU|TrackedPodBytes' -benchtime 1x -count 5 -timeout 120m | tee bin/bench-runner.txt
 	$(GO) test ./runner/observe -run '^$$' -bench PodRecordBytes -benchtime 1x -count 5 | tee bin/bench-observe.txt
 	KWOKRUN_REQUIRE_INTEGRATION=1 KWOKRUN_BENCH_JSON=$(BENCH_JSON) $(GO) test ./runner/scalebench -run '^$$' -bench . -benchtime 1x -count 3 -timeout 300m | tee bin/bench-scale.txt
 	$(GO) run $(BENCHSTAT) bin/bench-scenario.txt bin/bench-local.txt bin/bench-containers.txt bin/bench-backends.txt bin/bench-runner.txt bin/bench-observe.txt bin/bench-scale.txt

@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"unique"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,120 +19,105 @@ import (
 	"github.com/kwok-run/kwok-run/scenario"
 )
 
-// tracker keeps a watch-fed copy of the objects waits look at, stripped to
-// the fields they need: a wait over 10,000 pods then reads memory instead of
-// asking the apiserver to list them twice a second. Its informers list and
-// watch through the observing sources, so the same watch that feeds the
-// waits stamps every transition for the measurements.
+// tracker keeps a watch-fed copy of the objects waits look at, reduced to
+// the fields they read: a wait over 10,000 pods then reads memory instead of
+// asking the apiserver to list them twice a second. Each kind is one
+// reflector listing and watching through the observing sources, so the same
+// watch that feeds the waits stamps every transition for the measurements,
+// and writing straight into an indexer: no informer queue holds a second
+// copy of what arrives faster than it is read.
 type tracker struct {
-	informers map[string]cache.SharedIndexInformer
-	cancel    context.CancelFunc
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	stores map[string]cache.Indexer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // trackedKinds are the kinds the runner watches from before its first step.
 var trackedKinds = []string{observe.Pods, observe.Nodes, observe.Deployments, observe.Jobs}
 
-// startTracker starts one informer per tracked kind and returns once every
+// startTracker starts one reflector per tracked kind and returns once every
 // one has listed what exists.
 func startTracker(ctx context.Context, cs kubernetes.Interface, rec *observe.Recorder) (*tracker, error) {
 	srcCtx, cancel := context.WithCancel(context.Background())
-	t := &tracker{informers: map[string]cache.SharedIndexInformer{}, cancel: cancel, stop: make(chan struct{})}
-	var synced []cache.InformerSynced
+	t := &tracker{stores: map[string]cache.Indexer{}, cancel: cancel}
+	var reflectors []*cache.Reflector
 	for _, kind := range trackedKinds {
 		lw, obj, err := observe.ListWatch(cs, kind)
 		if err != nil {
 			t.close()
 			return nil, err
 		}
-		inf := cache.NewSharedIndexInformerWithOptions(observe.NewSource(srcCtx, kind, rec, lw, obj), obj, cache.SharedIndexInformerOptions{Indexers: trackerIndexers})
-		if err := inf.SetTransform(strip); err != nil {
-			t.close()
-			return nil, err
-		}
-		t.informers[kind] = inf
-		synced = append(synced, inf.HasSynced)
+		store := cache.NewIndexer(trackerKey, trackerIndexers)
+		t.stores[kind] = store
+		r := cache.NewReflectorWithOptions(observe.NewSource(srcCtx, kind, rec, lw, obj), obj,
+			reducingStore{store}, cache.ReflectorOptions{Name: "tracker " + kind})
+		reflectors = append(reflectors, r)
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			inf.Run(t.stop)
+			r.RunWithContext(srcCtx)
 		}()
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	listed := func() bool {
+		for _, r := range reflectors {
+			if r.LastSyncResourceVersion() == "" {
+				return false
+			}
+		}
+		return true
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), listed) {
 		t.close()
 		return nil, fmt.Errorf("watch the cluster: %w", context.Cause(ctx))
 	}
 	return t, nil
 }
 
-// trackerIndexers let a wait that polls a wave, a pool or a namespace read
-// only those objects: with 100,000 pods, listing them all four times a
-// second was most of what the runner allocated.
-var trackerIndexers = cache.Indexers{
-	cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
-	scenario.WaveLabel:   labelIndex(scenario.WaveLabel),
-	PoolLabel:            labelIndex(PoolLabel),
+// trackedPod is what waits read of a pod. Pods are the objects a run has by
+// the hundred thousand, so it is a few words rather than a corev1.Pod
+// (1.2 KiB before its maps), and the strings pods share (namespace, node,
+// phase, label keys and wave names) are interned.
+type trackedPod struct {
+	namespace, name string
+	labels          labelList
+	nodeName        string
+	phase           corev1.PodPhase
+	deleting        bool
 }
 
-func labelIndex(key string) cache.IndexFunc {
-	return func(obj any) ([]string, error) {
-		m, ok := obj.(metav1.Object)
-		if !ok {
-			return nil, nil
+// labelList holds labels as key, value pairs: a slice of two pairs is a
+// quarter of the smallest map.
+type labelList []string
+
+func newLabelList(m map[string]string) labelList {
+	l := make(labelList, 0, 2*len(m))
+	for k, v := range m {
+		l = append(l, intern(k), v)
+	}
+	return l
+}
+
+// Has, Get and Lookup make a labelList a labels.Labels, for selectors.
+func (l labelList) Has(key string) bool { _, ok := l.Lookup(key); return ok }
+
+func (l labelList) Get(key string) string { v, _ := l.Lookup(key); return v }
+
+func (l labelList) Lookup(key string) (string, bool) {
+	for i := 0; i < len(l); i += 2 {
+		if l[i] == key {
+			return l[i+1], true
 		}
-		if v, ok := m.GetLabels()[key]; ok {
-			return []string{v}, nil
-		}
-		return nil, nil
 	}
+	return "", false
 }
 
-// list returns the tracked objects of a kind in namespace (all when empty)
-// that match the selector, read through the narrowest index that applies.
-func (t *tracker) list(kind, namespace string, selector map[string]string) ([]any, error) {
-	inf, ok := t.informers[kind]
-	if !ok {
-		return nil, fmt.Errorf("nothing tracks %s", kind)
-	}
-	var candidates []any
-	var err error
-	switch {
-	case selector[scenario.WaveLabel] != "":
-		candidates, err = inf.GetIndexer().ByIndex(scenario.WaveLabel, selector[scenario.WaveLabel])
-	case selector[PoolLabel] != "":
-		candidates, err = inf.GetIndexer().ByIndex(PoolLabel, selector[PoolLabel])
-	case namespace != "":
-		candidates, err = inf.GetIndexer().ByIndex(cache.NamespaceIndex, namespace)
-	default:
-		candidates = inf.GetStore().List()
-	}
-	if err != nil {
-		return nil, err
-	}
-	sel := labels.SelectorFromSet(selector)
-	// Filtered in place: both listings return a slice of their own.
-	out := candidates[:0]
-	for _, obj := range candidates {
-		m, ok := obj.(metav1.Object)
-		if !ok || (namespace != "" && m.GetNamespace() != namespace) || !sel.Matches(labels.Set(m.GetLabels())) {
-			continue
-		}
-		out = append(out, obj)
-	}
-	return out, nil
-}
+func intern(s string) string { return unique.Make(s).Value() }
 
-// close stops the informers and waits until their watches are closed, so
-// nothing is recorded after it returns.
-func (t *tracker) close() {
-	close(t.stop)
-	t.cancel()
-	t.wg.Wait()
-}
-
-// strip keeps what waits read of an object.
-func strip(obj any) (any, error) {
+// reduce turns what a watch delivered into what the tracker keeps.
+func reduce(obj any) any {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return reduce(d.Obj)
+	}
 	meta := func(m metav1.ObjectMeta) metav1.ObjectMeta {
 		return metav1.ObjectMeta{
 			Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
@@ -139,11 +126,21 @@ func strip(obj any) (any, error) {
 	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		return &corev1.Pod{
-			ObjectMeta: meta(o.ObjectMeta),
-			Spec:       corev1.PodSpec{NodeName: o.Spec.NodeName},
-			Status:     corev1.PodStatus{Phase: o.Status.Phase},
-		}, nil
+		p := &trackedPod{
+			namespace: intern(o.Namespace), name: o.Name, labels: newLabelList(o.Labels),
+			nodeName: o.Spec.NodeName, phase: corev1.PodPhase(intern(string(o.Status.Phase))),
+			deleting: o.DeletionTimestamp != nil,
+		}
+		if p.nodeName != "" {
+			p.nodeName = intern(p.nodeName)
+		}
+		// Interned, the wave's name is shared by all its pods.
+		for i := 0; i < len(p.labels); i += 2 {
+			if p.labels[i] == scenario.WaveLabel {
+				p.labels[i+1] = intern(p.labels[i+1])
+			}
+		}
+		return p
 	case *corev1.Node:
 		n := &corev1.Node{ObjectMeta: meta(o.ObjectMeta)}
 		for _, c := range o.Status.Conditions {
@@ -151,13 +148,113 @@ func strip(obj any) (any, error) {
 				n.Status.Conditions = []corev1.NodeCondition{{Type: c.Type, Status: c.Status}}
 			}
 		}
-		return n, nil
+		return n
 	case *appsv1.Deployment:
-		return &appsv1.Deployment{ObjectMeta: meta(o.ObjectMeta), Spec: appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}, Status: o.Status}, nil
+		return &appsv1.Deployment{ObjectMeta: meta(o.ObjectMeta), Spec: appsv1.DeploymentSpec{Replicas: o.Spec.Replicas}, Status: o.Status}
 	case *batchv1.Job:
 		return &batchv1.Job{ObjectMeta: meta(o.ObjectMeta), Status: batchv1.JobStatus{
 			Conditions: o.Status.Conditions, Succeeded: o.Status.Succeeded, Failed: o.Status.Failed,
-		}}, nil
+		}}
 	}
-	return obj, nil
+	return obj
+}
+
+// reducingStore is the reflector's side of an indexer: it stores each
+// object reduced.
+type reducingStore struct{ cache.Indexer }
+
+func (s reducingStore) Add(obj any) error    { return s.Indexer.Add(reduce(obj)) }
+func (s reducingStore) Update(obj any) error { return s.Indexer.Update(reduce(obj)) }
+func (s reducingStore) Delete(obj any) error { return s.Indexer.Delete(reduce(obj)) }
+
+func (s reducingStore) Replace(list []any, rv string) error {
+	for i, obj := range list {
+		list[i] = reduce(obj)
+	}
+	return s.Indexer.Replace(list, rv)
+}
+
+// trackerKey is the namespace/name key of a tracked object.
+func trackerKey(obj any) (string, error) {
+	if p, ok := obj.(*trackedPod); ok {
+		if p.namespace == "" {
+			return p.name, nil
+		}
+		return p.namespace + "/" + p.name, nil
+	}
+	return cache.MetaNamespaceKeyFunc(obj)
+}
+
+// namespaceAndLabels reads what selectors match of a tracked object.
+func namespaceAndLabels(obj any) (string, labels.Labels, bool) {
+	switch o := obj.(type) {
+	case *trackedPod:
+		return o.namespace, o.labels, true
+	case metav1.Object:
+		return o.GetNamespace(), labels.Set(o.GetLabels()), true
+	}
+	return "", nil, false
+}
+
+// trackerIndexers let a wait that polls a wave, a pool or a namespace read
+// only those objects: with 100,000 pods, listing them all four times a
+// second was most of what the runner allocated.
+var trackerIndexers = cache.Indexers{
+	cache.NamespaceIndex: func(obj any) ([]string, error) {
+		ns, _, ok := namespaceAndLabels(obj)
+		if !ok {
+			return nil, nil
+		}
+		return []string{ns}, nil
+	},
+	scenario.WaveLabel: labelIndex(scenario.WaveLabel),
+	PoolLabel:          labelIndex(PoolLabel),
+}
+
+func labelIndex(key string) cache.IndexFunc {
+	return func(obj any) ([]string, error) {
+		_, l, ok := namespaceAndLabels(obj)
+		if ok && l.Has(key) {
+			return []string{l.Get(key)}, nil
+		}
+		return nil, nil
+	}
+}
+
+// list returns the tracked objects of a kind in namespace (all when empty)
+// that match the selector, read through the narrowest index that applies.
+func (t *tracker) list(kind, namespace string, selector map[string]string) ([]any, error) {
+	store, ok := t.stores[kind]
+	if !ok {
+		return nil, fmt.Errorf("nothing tracks %s", kind)
+	}
+	var candidates []any
+	var err error
+	switch {
+	case selector[scenario.WaveLabel] != "":
+		candidates, err = store.ByIndex(scenario.WaveLabel, selector[scenario.WaveLabel])
+	case selector[PoolLabel] != "":
+		candidates, err = store.ByIndex(PoolLabel, selector[PoolLabel])
+	case namespace != "":
+		candidates, err = store.ByIndex(cache.NamespaceIndex, namespace)
+	default:
+		candidates = store.List()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sel := labels.SelectorFromSet(selector)
+	// Filtered in place: both listings return a slice of their own.
+	out := slices.DeleteFunc(candidates, func(obj any) bool {
+		ns, l, ok := namespaceAndLabels(obj)
+		return !ok || (namespace != "" && ns != namespace) || !sel.Matches(l)
+	})
+	return out, nil
+}
+
+// close stops the reflectors and waits until their watches are closed, so
+// nothing is recorded after it returns.
+func (t *tracker) close() {
+	t.cancel()
+	t.wg.Wait()
 }

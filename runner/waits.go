@@ -161,9 +161,9 @@ func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, er
 	if err != nil {
 		return progressOf{}, err
 	}
-	var live []*corev1.Pod
+	var live []*trackedPod
 	for _, obj := range pods {
-		if pod := obj.(*corev1.Pod); pod.DeletionTimestamp == nil {
+		if pod := obj.(*trackedPod); !pod.deleting {
 			live = append(live, pod)
 		}
 	}
@@ -178,18 +178,18 @@ func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, er
 	}
 	phases := map[corev1.PodPhase]int{}
 	for _, pod := range live {
-		phases[pod.Status.Phase]++
+		phases[pod.phase]++
 		switch w.For {
 		case plan.WaitPodsScheduled:
-			if pod.Spec.NodeName != "" {
+			if pod.nodeName != "" {
 				p.have++
 			}
 		case plan.WaitPodsRunning:
-			if pod.Status.Phase == corev1.PodRunning {
+			if pod.phase == corev1.PodRunning {
 				p.have++
 			}
 		case plan.WaitPodsSucceeded:
-			if pod.Status.Phase == corev1.PodSucceeded {
+			if pod.phase == corev1.PodSucceeded {
 				p.have++
 			}
 		}
