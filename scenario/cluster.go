@@ -3,7 +3,6 @@ package scenario
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -120,13 +119,10 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 		if c.Backend != plan.BackendKubeconfig {
 			b.fail("kubeconfig", "kubeconfig without backend \"kubeconfig\"",
 				"kubeconfig names an existing cluster to play the scenario against, which only backend = \"kubeconfig\" does; the %s backend brings up a cluster of its own.", c.Backend)
-		} else {
+		} else if full, ok := d.file(path, b.rng("kubeconfig"), "kubeconfig"); ok {
 			// Relative to the scenario, as manifests are: the file and its
 			// cluster travel together.
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(d.dir, path)
-			}
-			c.Kubeconfig = path
+			c.Kubeconfig = full
 		}
 	}
 	c.Kubernetes = d.version(b, "kubernetes", DefaultKubernetes)

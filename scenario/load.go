@@ -34,6 +34,9 @@ type Options struct {
 	// AllowExec lets exec actions load: a shared scenario must not run
 	// commands on the machine unless its user says so (--allow-exec).
 	AllowExec bool
+	// AllowOutsideFiles lets the scenario name files outside its own
+	// directory (--allow-outside-files): manifests, a kubeconfig.
+	AllowOutsideFiles bool
 }
 
 // VarArg is one -var name=value or -var-file path argument.

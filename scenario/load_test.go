@@ -373,7 +373,8 @@ step "s" {
 		"/etc/kube/admin.conf": "/etc/kube/admin.conf",
 	} {
 		l := NewLoader()
-		p, diags := l.LoadSource(filepath.Join("clusters", "big", "scenario.hcl"), []byte(fmt.Sprintf(src, given)), Options{})
+		// A kubeconfig elsewhere is the user's to allow (TestOutsideFiles).
+		p, diags := l.LoadSource(filepath.Join("clusters", "big", "scenario.hcl"), []byte(fmt.Sprintf(src, given)), Options{AllowOutsideFiles: filepath.IsAbs(given)})
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
@@ -434,6 +435,61 @@ func TestExecNeedsPermission(t *testing.T) {
 		t.Errorf("want the exec refused with its position, got:\n%s", out)
 	}
 	mustLoad(t, src, Options{AllowExec: true})
+}
+
+// TestOutsideFiles: what a scenario names resolves inside its directory
+// tree, links followed, or needs --allow-outside-files; validate says so.
+func TestOutsideFiles(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "scenario")
+	for _, d := range []string{filepath.Join(dir, "manifests"), filepath.Join(root, "secrets")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\n"
+	for _, f := range []string{filepath.Join(dir, "manifests", "cm.yaml"), filepath.Join(root, "secrets", "cm.yaml")} {
+		if err := os.WriteFile(f, []byte(cm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		filepath.Join(dir, "manifests", "out.yaml"): filepath.Join(root, "secrets", "cm.yaml"),
+		filepath.Join(dir, "in.yaml"):               filepath.Join(dir, "manifests", "cm.yaml"),
+		filepath.Join(dir, "secrets"):               filepath.Join(root, "secrets"),
+	}
+	for link, target := range links {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, inside := range map[string]bool{
+		"manifests/cm.yaml":                     true,
+		"./manifests/../manifests/cm.yaml":      true,
+		filepath.Join(dir, "manifests/cm.yaml"): true,
+		"in.yaml":                               true,
+		"../secrets/cm.yaml":                    false,
+		filepath.Join(root, "secrets/cm.yaml"):  false,
+		"manifests/out.yaml":                    false,
+		"secrets/cm.yaml":                       false,
+		"manifests/../../secrets/cm.yaml":       false,
+	} {
+		src := fmt.Sprintf("scenario \"t\" {}\nstep \"s\" {\n  apply {\n    files = [%q]\n  }\n}\n", path)
+		file := filepath.Join(dir, "s.hcl")
+		l := NewLoader()
+		_, diags := l.LoadSource(file, []byte(src), Options{})
+		var out bytes.Buffer
+		_ = l.WriteDiagnostics(&out, diags)
+		if inside && diags.HasErrors() {
+			t.Errorf("%s is inside the scenario's directory, yet:\n%s", path, out.String())
+		}
+		if !inside && !strings.Contains(out.String(), file+":4:13: error: Manifest outside the scenario's directory") {
+			t.Errorf("%s leads outside the scenario's directory, yet:\n%s", path, out.String())
+		}
+		if _, diags := NewLoader().LoadSource(file, []byte(src), Options{AllowOutsideFiles: true}); diags.HasErrors() {
+			t.Errorf("%s with --allow-outside-files: %s", path, diags)
+		}
+	}
 }
 
 func TestDiagnosticFormat(t *testing.T) {

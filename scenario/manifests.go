@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -36,9 +35,9 @@ func (d *decoder) decodeApply(blk *hcl.Block) plan.Action {
 // time and not halfway through a run.
 func (d *decoder) manifest(path string, attrRng hcl.Range) (plan.Manifest, bool) {
 	m := plan.Manifest{Path: path}
-	full := path
-	if !filepath.IsAbs(full) {
-		full = filepath.Join(d.dir, path)
+	full, ok := d.file(path, attrRng, "manifest")
+	if !ok {
+		return m, false
 	}
 	src, err := readBounded(full)
 	if err == nil && len(src) > MaxFileSize {
@@ -64,7 +63,6 @@ func (d *decoder) manifest(path string, attrRng hcl.Range) (plan.Manifest, bool)
 		return m, false
 	}
 
-	ok := true
 	for _, doc := range splitYAML(v.AsString()) {
 		at := hcl.Range{Filename: full, Start: hcl.Pos{Line: doc.line, Column: 1}, End: hcl.Pos{Line: doc.line, Column: 1}}
 		var obj struct {

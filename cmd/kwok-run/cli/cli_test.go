@@ -93,6 +93,36 @@ func TestValidateBrokenCopy(t *testing.T) {
 	}
 }
 
+// TestValidateReportsWhatNeedsTrust: exec and files outside the scenario's
+// directory are refused at load time, so validate and plan say so, and each
+// is accepted with its flag.
+func TestValidateReportsWhatNeedsTrust(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "shared")
+	manifest := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\n"
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "cm.yaml"), []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "s.hcl")
+	src := "scenario \"s\" {}\nstep \"s\" {\n  exec {\n    command = [\"true\"]\n  }\n  apply {\n    files = [\"../cm.yaml\"]\n  }\n}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"validate", "plan"} {
+		r := run(t, "", cmd, path)
+		if r.code != ExitUsage || !strings.Contains(r.errOut, path+":3:3: error: exec needs --allow-exec") ||
+			!strings.Contains(r.errOut, path+":7:13: error: Manifest outside the scenario's directory") {
+			t.Errorf("%s: exit %d, want %d and both refusals with their positions:\n%s", cmd, r.code, ExitUsage, r.errOut)
+		}
+		if r := run(t, "", cmd, "--allow-exec", "--allow-outside-files", path); r.code != ExitOK {
+			t.Errorf("%s with both flags: exit %d:\n%s", cmd, r.code, r.errOut)
+		}
+	}
+}
+
 func TestPlanGolden(t *testing.T) {
 	r := run(t, "", "plan", "../../../examples/quickstart.hcl")
 	if r.code != ExitOK {

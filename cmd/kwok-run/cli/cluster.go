@@ -17,11 +17,11 @@ import (
 
 // clusterFlags are the options of the commands that bring clusters up.
 type clusterFlags struct {
-	vars      []scenario.VarArg
-	allowExec bool
-	backend   string
-	binaries  []string
-	sources   string
+	vars     []scenario.VarArg
+	trust    trust
+	backend  string
+	binaries []string
+	sources  string
 	// engineBinary names the docker or nerdctl command.
 	engineBinary string
 	// kubeconfig is an existing cluster to play against.
@@ -32,6 +32,7 @@ type clusterFlags struct {
 
 func (f *clusterFlags) register(fs *pflag.FlagSet) {
 	varFlags(fs, &f.vars)
+	f.trust.register(fs)
 	fs.StringVar(&f.backend, "backend", "", "override the scenario's backend: local, docker, nerdctl or kubeconfig")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "play against the existing cluster of this kubeconfig (implies --backend kubeconfig)")
 	fs.StringVar(&f.engineBinary, "engine", "", "the container engine's command for the docker and nerdctl backends (default: docker or nerdctl on PATH)")
@@ -44,7 +45,7 @@ func (f *clusterFlags) plan(s Streams, args []string) (*plan.Plan, error) {
 	var p *plan.Plan
 	if len(args) == 0 {
 		p = &plan.Plan{Scenario: plan.Scenario{Name: "kwok-run"}, Cluster: scenario.DefaultCluster()}
-	} else if p = load(s.Err, args[0], f.vars, f.allowExec); p == nil {
+	} else if p = load(s.Err, args[0], f.vars, f.trust); p == nil {
 		return nil, exit(ExitUsage, nil)
 	}
 	switch {

@@ -8,7 +8,7 @@ import (
 
 func newPlan(s Streams) *cobra.Command {
 	var vars []scenario.VarArg
-	var allowExec bool
+	var t trust
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "plan [flags] FILE",
@@ -19,7 +19,7 @@ Stages they compile to, and the steps in order with every count, rate and
 duration resolved. --json prints the same as JSON, Stage objects in full.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := load(s.Err, args[0], vars, allowExec)
+			p := load(s.Err, args[0], vars, t)
 			if p == nil {
 				return exit(ExitUsage, nil)
 			}
@@ -36,7 +36,7 @@ duration resolved. --json prints the same as JSON, Stage objects in full.`,
 		},
 	}
 	varFlags(cmd.Flags(), &vars)
-	cmd.Flags().BoolVar(&allowExec, "allow-exec", false, "accept exec actions (they run commands on this machine)")
+	t.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	return cmd
 }

@@ -106,7 +106,6 @@ compare reads such a directory as one side.
 	f.register(cmd.Flags())
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "run the scenario this many times, each on a fresh cluster, and aggregate the runs")
 	cmd.Flags().BoolVar(&varySeed, "vary-seed", false, "with --repeat, give run i the scenario's seed + i - 1 instead of the same seed")
-	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "let the scenario's exec actions run commands on this machine")
 	cmd.Flags().BoolVar(&f.profile, "profile", false, "write kwok-run's own CPU profile of the run and its heap profile at the run's end (kwok-run.cpu.pprof, kwok-run.heap.pprof) into the results directory, for go tool pprof")
 	cmd.Flags().StringVar(&out, "out", "", "the results directory (default results/<scenario>-<UTC time>)")
 	cmd.Flags().BoolVar(&noColor, "no-color", false, "print the summary without colours")

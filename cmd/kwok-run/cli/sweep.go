@@ -109,7 +109,6 @@ keeping what it measured so far, and exits with that run's code.`,
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "runs per point")
 	cmd.Flags().StringArrayVar(&chosen, "metric", reports.DefaultSweepMetrics, "a metric path to set against the swept values (repeatable)")
 	cmd.Flags().StringVar(&out, "out", "", "the sweep's results directory (default results/<scenario>-sweep-<UTC time>)")
-	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "let the scenario's exec actions run commands on this machine")
 	return cmd
 }
 

@@ -10,7 +10,7 @@ import (
 
 func newValidate(s Streams) *cobra.Command {
 	var vars []scenario.VarArg
-	var allowExec bool
+	var t trust
 	cmd := &cobra.Command{
 		Use:   "validate [flags] FILE...",
 		Short: "Check scenario files and report every problem with its position",
@@ -22,7 +22,7 @@ It exits 2 if any file has an error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for _, path := range args {
-				if load(s.Err, path, vars, allowExec) == nil {
+				if load(s.Err, path, vars, t) == nil {
 					failed++
 					continue
 				}
@@ -35,6 +35,6 @@ It exits 2 if any file has an error.`,
 		},
 	}
 	varFlags(cmd.Flags(), &vars)
-	cmd.Flags().BoolVar(&allowExec, "allow-exec", false, "accept exec actions (they run commands on this machine)")
+	t.register(cmd.Flags())
 	return cmd
 }

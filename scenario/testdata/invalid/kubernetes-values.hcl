@@ -64,6 +64,6 @@ step "later" {
     files = ["missing.yaml"] # error: Cannot read manifest
   }
   apply {
-    files = ["../manifests/not-an-object.yaml"] # error: Not a Kubernetes object
+    files = ["manifests/not-an-object.yaml"] # error: Not a Kubernetes object
   }
 }

@@ -93,7 +93,7 @@ step "provision" {
     parallelism = 20
   }
   apply {
-    files = ["../manifests/crd.yaml"]
+    files = ["manifests/crd.yaml"]
   }
 }
 
@@ -266,7 +266,7 @@ step "cleanup" {
     rate    = 10
   }
   apply {
-    files  = ["../manifests/crd.yaml"]
+    files  = ["manifests/crd.yaml"]
     delete = true
   }
   wait "pods_deleted" {
