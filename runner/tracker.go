@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"unique"
@@ -230,11 +231,16 @@ func (t *tracker) list(kind, namespace string, selector map[string]string) ([]an
 	}
 	var candidates []any
 	var err error
+	// The index read satisfies its label; only the rest is matched, so a
+	// wait on a wave of 100,000 pods compares no labels at all.
+	rest := maps.Clone(selector)
 	switch {
 	case selector[scenario.WaveLabel] != "":
 		candidates, err = store.ByIndex(scenario.WaveLabel, selector[scenario.WaveLabel])
+		delete(rest, scenario.WaveLabel)
 	case selector[PoolLabel] != "":
 		candidates, err = store.ByIndex(PoolLabel, selector[PoolLabel])
+		delete(rest, PoolLabel)
 	case namespace != "":
 		candidates, err = store.ByIndex(cache.NamespaceIndex, namespace)
 	default:
@@ -243,7 +249,10 @@ func (t *tracker) list(kind, namespace string, selector map[string]string) ([]an
 	if err != nil {
 		return nil, err
 	}
-	sel := labels.SelectorFromSet(selector)
+	if namespace == "" && len(rest) == 0 {
+		return candidates, nil
+	}
+	sel := labels.SelectorFromSet(rest)
 	// Filtered in place: both listings return a slice of their own.
 	out := slices.DeleteFunc(candidates, func(obj any) bool {
 		ns, l, ok := namespaceAndLabels(obj)
