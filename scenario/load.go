@@ -5,12 +5,16 @@
 package scenario
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -20,9 +24,15 @@ import (
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
-// MaxFileSize bounds what the loader reads: a scenario is a page or two of
-// text, and anything much larger is a mistake that should not cost memory.
-const MaxFileSize = 4 << 20
+// Limits on what the loader reads: anything much larger than a real file is
+// a mistake that should not cost memory. HCL costs about a hundred bytes of
+// tokens for each byte of text, so a scenario (a page or two) and a
+// variable file get a megabyte; manifests, mostly template text, may hold
+// large CRDs.
+const (
+	MaxFileSize     = 1 << 20
+	MaxManifestSize = 4 << 20
+)
 
 // Options are the inputs beside the file itself.
 type Options struct {
@@ -69,12 +79,16 @@ func (l *Loader) source(name string) []byte {
 
 // Load reads the scenario at path. The plan is nil when diags has errors.
 func (l *Loader) Load(path string, opts Options) (*plan.Plan, hcl.Diagnostics) {
-	src, err := readBounded(path)
+	src, err := readBounded(path, MaxFileSize)
+	if errors.Is(err, errTooLarge) {
+		return nil, tooLarge(path)
+	}
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read scenario file",
 			Detail:   err.Error(),
+			Subject:  fileStart(path),
 		}}
 	}
 	return l.LoadSource(path, src, opts)
@@ -84,11 +98,10 @@ func (l *Loader) Load(path string, opts Options) (*plan.Plan, hcl.Diagnostics) {
 // and anchors relative paths (manifests) in its directory.
 func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*plan.Plan, hcl.Diagnostics) {
 	if len(src) > MaxFileSize {
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Scenario file too large",
-			Detail:   fmt.Sprintf("%s has %d bytes; scenario files are limited to %d.", filename, len(src), MaxFileSize),
-		}}
+		return nil, tooLarge(filename)
+	}
+	if diags := checkText(src, filename); diags.HasErrors() {
+		return nil, diags
 	}
 	if diags := checkComplexity(lexConfig, src, filename); diags.HasErrors() {
 		l.remember(filename, src)
@@ -117,10 +130,58 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*plan.Pl
 	return d.plan, diags
 }
 
-// readBounded reads a regular file, at most one byte past MaxFileSize: a
-// device or a pipe named as a scenario or manifest could block or never end.
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+func tooLarge(filename string) hcl.Diagnostics {
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Scenario file too large",
+		Detail:   fmt.Sprintf("%s has more than %d bytes, the limit of a scenario file: a scenario is a page or two of text.", filename, MaxFileSize),
+		Subject:  fileStart(filename),
+	}}
+}
+
+// errTooLarge is a file longer than its limit.
+var errTooLarge = errors.New("more bytes than kwok-run reads from such a file")
+
+// checkText rejects bytes that are not UTF-8 text, which HCL and YAML are,
+// at the first one: garbage costs the lexer hundreds of bytes of tokens for
+// each of its bytes.
+func checkText(src []byte, filename string) hcl.Diagnostics {
+	if utf8.Valid(src) {
+		return nil
+	}
+	pos := hcl.InitialPos
+	for len(src) > 0 {
+		r, n := utf8.DecodeRune(src)
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		pos.Byte += n
+		pos.Column++
+		if r == '\n' {
+			pos.Line++
+			pos.Column = 1
+		}
+		src = src[n:]
+	}
+	rng := hcl.Range{Filename: filename, Start: pos, End: pos}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Not a text file",
+		Detail:   fmt.Sprintf("%s is not UTF-8 text: the byte at line %d, column %d is no character. kwok-run reads HCL and YAML, which are text.", filename, pos.Line, pos.Column),
+		Subject:  &rng,
+	}}
+}
+
+// fileStart is the position of a diagnostic about a whole file.
+func fileStart(filename string) *hcl.Range {
+	return &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+}
+
+// readBounded reads a regular file of at most limit bytes: a device or a
+// pipe named as a scenario or manifest could block or never end.
+func readBounded(path string, limit int64) ([]byte, error) {
+	// Without O_NONBLOCK, opening a FIFO waits for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +193,19 @@ func readBounded(path string) ([]byte, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	// Read one byte past the limit so LoadSource can tell the size is over.
-	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if info.Size() > limit {
+		return nil, fmt.Errorf("%s has %d bytes, %w (%d)", path, info.Size(), errTooLarge, limit)
+	}
+	// Read one byte past the limit: the file may grow while it is read.
+	var b bytes.Buffer
+	b.Grow(int(info.Size()) + 1)
+	if _, err := b.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(b.Len()) > limit {
+		return nil, fmt.Errorf("%s has %w (%d)", path, errTooLarge, limit)
+	}
+	return b.Bytes(), nil
 }
 
 // rootSchema is every top-level block of the language.

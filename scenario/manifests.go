@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -39,12 +38,13 @@ func (d *decoder) manifest(path string, attrRng hcl.Range) (plan.Manifest, bool)
 	if !ok {
 		return m, false
 	}
-	src, err := readBounded(full)
-	if err == nil && len(src) > MaxFileSize {
-		err = fmt.Errorf("%d bytes is more than the %d a manifest may have", len(src), MaxFileSize)
-	}
+	src, err := readBounded(full, MaxManifestSize)
 	if err != nil {
 		d.errorf(attrRng, "Cannot read manifest", "%s: %s", path, err)
+		return m, false
+	}
+	if diags := checkText(src, full); diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
 		return m, false
 	}
 	d.loader.remember(full, src)

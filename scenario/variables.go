@@ -178,9 +178,13 @@ func (d *decoder) setRaw(v *variable, raw, source, what string) {
 
 // readVarFile reads name = value lines, as Terraform's .tfvars files.
 func (d *decoder) readVarFile(path string) {
-	src, err := readBounded(path)
+	src, err := readBounded(path, MaxFileSize)
 	if err != nil {
-		d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error()})
+		d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read variable file", Detail: err.Error(), Subject: fileStart(path)})
+		return
+	}
+	if diags := checkText(src, path); diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
 		return
 	}
 	if diags := checkComplexity(lexConfig, src, path); diags.HasErrors() {
