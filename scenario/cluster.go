@@ -195,15 +195,43 @@ func (d *decoder) decodeComponent(blk *hcl.Block, comp *plan.Component) {
 		comp.Enabled = true
 	}
 	comp.Args = b.stringMap("args")
-	for flag := range comp.Args {
-		if strings.HasPrefix(flag, "-") {
+	for _, flag := range mapKeys(comp.Args) {
+		switch {
+		case strings.HasPrefix(flag, "-"):
 			d.errorf(keyRange(b.expr("args"), flag), "Invalid flag name", "Write flag names without dashes: %q, not %q.", strings.TrimLeft(flag, "-"), flag)
-		} else if !flagPattern.MatchString(flag) {
+		case !flagPattern.MatchString(flag):
 			d.errorf(keyRange(b.expr("args"), flag), "Invalid flag name", "%q is not a flag name: flags are lower case words joined by dashes, e.g. \"max-requests-inflight\".", flag)
+		case guardedFlag(flag) && !d.opts.AllowExec:
+			d.errorf(keyRange(b.expr("args"), flag), "Flag needs --allow-exec",
+				"%s decides where %s listens, which files it reads or writes, or whom it lets in: a shared scenario must not change that on this machine. Run with --allow-exec if you trust the file.", flag, comp.Name)
 		}
 	}
 	comp.Binary = b.str("binary", "")
 	comp.Image = b.str("image", "")
+	for attr, v := range map[string]string{"binary": comp.Binary, "image": comp.Image} {
+		if v != "" && !d.opts.AllowExec {
+			b.fail(attr, attr+" needs --allow-exec",
+				"%s = %q runs a program of the scenario's choosing on this machine, as exec does. Run with --allow-exec if you trust the file and what it runs.", attr, v)
+		}
+	}
+}
+
+// guardedFlag is a component flag that sets where the component listens,
+// which files it reads or writes, or how it authenticates and authorises:
+// what a scenario's args could use to open the control plane to others or
+// to reach files outside its directory.
+func guardedFlag(name string) bool {
+	for _, suffix := range []string{"-file", "-path", "-dir", "-url", "-urls", "-address", "-addresses", "-servers", "-kubeconfig", "-config"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	switch name {
+	case "kubeconfig", "config", "address", "authorization-mode", "anonymous-auth", "authorization-always-allow-paths",
+		"authentication-skip-lookup":
+		return true
+	}
+	return false
 }
 
 func (d *decoder) version(b *body, name, def string) string {

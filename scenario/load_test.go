@@ -435,6 +435,44 @@ func TestExecNeedsPermission(t *testing.T) {
 		t.Errorf("want the exec refused with its position, got:\n%s", out)
 	}
 	mustLoad(t, src, Options{AllowExec: true})
+
+	// Components that run a program of the scenario's choosing, or flags
+	// that open them up or reach files, are exec by other means.
+	src = `scenario "t" {}
+cluster {
+  component "apiserver" {
+    binary = "/usr/bin/true"
+    args = {
+      "bind-address"          = "0.0.0.0"
+      "authorization-mode"    = "AlwaysAllow"
+      "audit-log-path"        = "/etc/passwd"
+      "max-requests-inflight" = 800
+      "v"                     = 4
+    }
+  }
+  component "kwok" {
+    image = "example/kwok:evil"
+  }
+}
+step "s" {
+  duration = "1s"
+}
+`
+	out, _ = loadErrors(t, src, Options{})
+	for _, want := range []string{
+		"test.hcl:4:14: error: binary needs --allow-exec",
+		"test.hcl:6:7: error: Flag needs --allow-exec", "bind-address decides where apiserver listens",
+		"test.hcl:7:7: error: Flag needs --allow-exec", "test.hcl:8:7: error: Flag needs --allow-exec",
+		"test.hcl:14:13: error: image needs --allow-exec",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "error:"); n != 5 {
+		t.Errorf("%d errors, want 5 (max-requests-inflight and v are harmless):\n%s", n, out)
+	}
+	mustLoad(t, src, Options{AllowExec: true})
 }
 
 // TestOutsideFiles: what a scenario names resolves inside its directory
