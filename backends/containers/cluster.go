@@ -124,6 +124,7 @@ type Cluster struct {
 
 	exits    chan exit
 	failed   chan error
+	hangs    chan error    // a component that stopped answering without exiting
 	watching chan struct{} // closed when exits are no longer failures
 
 	faultMu    sync.Mutex
@@ -191,7 +192,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options) (c *Cluster, e
 	c = &Cluster{
 		opts: opts, engine: opts.Engine, run: newRunID(),
 		byName: map[string]*container{}, imageIDs: map[string]string{},
-		exits: make(chan exit, 16), failed: make(chan error, 1), watching: make(chan struct{}),
+		exits: make(chan exit, 16), failed: make(chan error, 1), hangs: make(chan error, 1), watching: make(chan struct{}),
 		begin: time.Now(),
 	}
 	c.network = "kwok-run-" + c.run
@@ -271,6 +272,9 @@ func start(ctx context.Context, spec backends.Spec, opts Options) (c *Cluster, e
 		return c, err
 	}
 	go c.supervise()
+	for _, k := range c.ctrs {
+		go c.liveness(k)
+	}
 	c.milestones = append(c.milestones, fmt.Sprintf("first node Ready %s", since(c.begin)))
 	logf(opts.Log, "control plane ready in %s on %s (%s)", since(c.begin), c.engine.Name, strings.Join(c.milestones, ", "))
 	return c, nil
@@ -616,8 +620,32 @@ func (c *Cluster) supervise() {
 	select {
 	case e := <-c.exits:
 		c.failed <- c.exitError(e)
+	case err := <-c.hangs:
+		c.failed <- err
 	case <-c.watching:
 	}
+}
+
+// liveness watches one container for a hang until the supervisor stops.
+func (c *Cluster) liveness(k *container) {
+	supervise.Liveness{
+		Check: func(ctx context.Context) bool { return c.healthy(ctx, k) },
+		Paused: func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			out, err := c.engine.Run(ctx, "inspect", "--format", "{{.State.Paused}}", k.name)
+			return err == nil && strings.TrimSpace(out) == "true"
+		},
+		Skip: func() bool {
+			up, stopping := k.state()
+			return c.inFault() || !up || stopping
+		},
+	}.Watch(c.watching, func(status string) {
+		select {
+		case c.hangs <- fmt.Errorf("%s (container %s) %s; the end of its log:\n%s", k.spec.Name, k.name, status, supervise.Indent(c.tail(k, 20))):
+		default:
+		}
+	})
 }
 
 // Detach leaves the cluster running when kwok-run exits (kwok-run up).

@@ -81,6 +81,8 @@ type Cluster struct {
 
 	exits  chan exit
 	failed chan error
+	// hangs receives a component that stopped answering without exiting.
+	hangs chan error
 
 	// faults counts components stopped on purpose; faultUntil ends the grace
 	// period after the last restart; revived counts automatic restarts.
@@ -166,6 +168,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		byName:   map[string]*supervise.Process{},
 		exits:    make(chan exit, 16),
 		failed:   make(chan error, 1),
+		hangs:    make(chan error, 1),
 		watching: make(chan struct{}),
 		env:      os.Environ(),
 		revived:  map[string]int{},
@@ -276,6 +279,9 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		c.milestones = append(c.milestones, fmt.Sprintf("first node Ready %s", since(begin)))
 	}
 	go c.supervise()
+	for _, p := range c.procs {
+		go c.liveness(p)
+	}
 	logf(opts.Log, "control plane ready in %s (%s)", since(begin), strings.Join(c.milestones, ", "))
 	return c, nil
 }
@@ -438,14 +444,30 @@ func (c *Cluster) Revived() map[string]int {
 	return out
 }
 
-// supervise turns the first unexpected exit after start-up into a failure
-// the runner can act on.
+// supervise turns the first unexpected exit or hang after start-up into a
+// failure the runner can act on.
 func (c *Cluster) supervise() {
 	select {
 	case e := <-c.exits:
 		c.failed <- e.p.ExitError(e.err)
+	case err := <-c.hangs:
+		c.failed <- err
 	case <-c.watching:
 	}
+}
+
+// liveness watches one component for a hang until the supervisor stops.
+func (c *Cluster) liveness(p *supervise.Process) {
+	supervise.Liveness{
+		Check:  func(ctx context.Context) bool { return c.healthy(ctx, p) },
+		Paused: p.Paused,
+		Skip:   func() bool { return c.inFault() || !p.Running() },
+	}.Watch(c.watching, func(status string) {
+		select {
+		case c.hangs <- &supervise.ComponentError{Component: p.Spec.Name, Status: status, Log: supervise.Tail(p.LogPath, 20), LogPath: p.LogPath}:
+		default:
+		}
+	})
 }
 
 // probe waits for KWOK to make a node Ready, giving up on a component's exit.

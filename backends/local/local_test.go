@@ -203,6 +203,36 @@ func TestComponentThatDiesIsReported(t *testing.T) {
 	}
 }
 
+// A component stopped with SIGSTOP never exits: its silence is the failure,
+// named within seconds, and teardown still removes everything.
+func TestComponentThatHangsIsReported(t *testing.T) {
+	c, err := up(t, context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := c.reg.Get("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := c.byName["kwok"].Record().PID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.Failed():
+		var ce *supervise.ComponentError
+		if !errors.As(err, &ce) || ce.Component != "kwok" || !strings.Contains(ce.Status, "is paused") || ce.Log == "" {
+			t.Errorf("want KWOK named as paused, with its log, got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stopped KWOK was not noticed within 10s")
+	}
+	if err := c.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, c.reg, entry, nil)
+}
+
 // Stop and Start are how scenarios inject faults: neither counts as a failure.
 func TestStopAndStartAComponent(t *testing.T) {
 	ctx := context.Background()

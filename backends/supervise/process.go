@@ -120,6 +120,25 @@ func (p *Process) Kill() error {
 	return p.Signal(syscall.SIGKILL, 10*time.Second)
 }
 
+// Paused reports whether the component's process is stopped by a signal
+// (state T in /proc): alive, but doing nothing.
+func (p *Process) Paused() bool {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return false
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command's name, in parentheses that may hold
+	// spaces and parentheses of their own.
+	i := bytes.LastIndexByte(raw, ')')
+	return i >= 0 && i+2 < len(raw) && (raw[i+2] == 'T' || raw[i+2] == 't')
+}
+
 // Record describes the process for the registry.
 func (p *Process) Record() registry.Process {
 	p.mu.Lock()

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/reports"
+)
+
+// build compiles kwok-run into a directory of the test's.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kwok-run")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build kwok-run: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// longRun is kwok-run playing a scenario that waits ten minutes once its
+// nodes exist, with a state directory (registry) of its own.
+type longRun struct {
+	dir, state, results string
+	cmd                 *exec.Cmd
+	stdout, stderr      lockedBuffer
+	// entry is the run's registry entry, once pid has read it.
+	entry *registry.Entry
+}
+
+func startLongRun(t *testing.T, bin string, args ...string) *longRun {
+	t.Helper()
+	dir := t.TempDir()
+	r := &longRun{dir: dir, state: filepath.Join(dir, "state"), results: filepath.Join(dir, "results")}
+	scenarioFile := filepath.Join(dir, "long.hcl")
+	if err := os.WriteFile(scenarioFile, []byte(`
+scenario "long" {}
+node_pool "p" {
+  count = 5
+}
+step "nodes" {
+  create_nodes {
+    pool = "p"
+  }
+}
+step "forever" {
+  sleep {
+    duration = "10m"
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd = exec.Command(bin, append([]string{"run", scenarioFile, "--binary-sources", "cache", "--out", r.results}, args...)...)
+	r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+r.state)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.cmd.Process.Kill() })
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(r.stderr.String(), "control plane ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the control plane was not ready within 2 minutes:\n%s", r.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r
+}
+
+func (r *longRun) registry() *registry.Registry {
+	return &registry.Registry{Dir: filepath.Join(r.state, "kwok-run")}
+}
+
+// pid is a component's process, from the run's registry entry.
+func (r *longRun) pid(t *testing.T, component string) int {
+	t.Helper()
+	entries, err := r.registry().List()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("want the run's one registry entry, got %v (%v)", entries, err)
+	}
+	r.entry = entries[0]
+	for _, p := range entries[0].Processes {
+		if p.Name == component {
+			return p.PID
+		}
+	}
+	t.Fatalf("no %s in %+v", component, entries[0].Processes)
+	return 0
+}
+
+// wait waits for kwok-run to exit, within limit, and returns its code.
+func (r *longRun) wait(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err == nil {
+			return 0
+		}
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return ee.ExitCode()
+	case <-time.After(limit):
+		t.Fatalf("kwok-run still runs after %s:\n%s", limit, r.stderr.String())
+		return 0
+	}
+}
+
+// assertNothingLeft checks that no cluster is registered and no process
+// of the run is alive.
+func (r *longRun) assertNothingLeft(t *testing.T) {
+	t.Helper()
+	if entries, _ := r.registry().List(); len(entries) != 0 {
+		t.Errorf("clusters left registered: %v", entries)
+	}
+	out, _ := exec.Command("pgrep", "-f", r.results).Output()
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("processes left: %s", s)
+	}
+	if r.entry != nil && r.entry.DataDir != "" {
+		if _, err := os.Stat(r.entry.DataDir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("etcd data left in %s", r.entry.DataDir)
+		}
+	}
+}
+
+// A component killed or stopped mid-run: the run fails as broken (exit 3)
+// within seconds, the report names the component with the end of its log,
+// and teardown leaves nothing.
+func TestComponentFailsMidRun(t *testing.T) {
+	binariestest.Cached(t)
+	bin := build(t)
+	for _, tc := range []struct {
+		component string
+		sig       syscall.Signal
+		says      string
+	}{
+		{"scheduler", syscall.SIGKILL, "killed"},
+		{"kwok", syscall.SIGSTOP, "is paused"},
+		{"etcd", syscall.SIGSTOP, "is paused"},
+	} {
+		t.Run(tc.component+"/"+tc.sig.String(), func(t *testing.T) {
+			r := startLongRun(t, bin)
+			time.Sleep(2 * time.Second)
+			if err := syscall.Kill(r.pid(t, tc.component), tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			// A paused process is named after two failed checks a second
+			// apart; the limit leaves room for a loaded machine.
+			if code := r.wait(t, 30*time.Second); code != 3 {
+				t.Fatalf("exit %d, want 3:\n%s", code, r.stderr.String())
+			}
+			rep, err := reports.Read(r.results)
+			if err != nil {
+				t.Fatalf("no report: %v", err)
+			}
+			o := rep.Outcome
+			if o.Status != reports.Broken || o.StoppedIn != "forever" || !strings.Contains(o.Error, tc.component+" ") ||
+				!strings.Contains(o.Error, tc.says) || !strings.Contains(o.Error, "the end of") {
+				t.Errorf("outcome %+v, want broken in forever, naming %s as %q with the end of its log", o, tc.component, tc.says)
+			}
+			r.assertNothingLeft(t)
+		})
+	}
+}
