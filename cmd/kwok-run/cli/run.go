@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,12 +63,9 @@ compare reads such a directory as one side.
 			}
 			color := !noColor && isTerminal(s.Out)
 			if repeat == 1 {
-				rep, err := runOnce(cmd.Context(), s, &f, p, r, reg, out)
-				if err != nil {
-					return err
-				}
+				rep, written := runOnce(cmd.Context(), s, &f, p, r, reg, out)
 				reports.WriteTerminal(s.Out, rep, color)
-				fmt.Fprintf(s.Out, "results in %s\n", out)
+				fmt.Fprintf(s.Out, "results in %s\n", written)
 				return exitCode(rep.Outcome.ExitCode)
 			}
 			// Repeats: each run in a directory of its own, on a fresh
@@ -80,13 +78,15 @@ compare reads such a directory as one side.
 				}
 				dir := filepath.Join(out, fmt.Sprintf("run-%d", i))
 				fmt.Fprintf(s.Err, "run %d of %d (seed %d) into %s\n", i, repeat, p.Scenario.Seed, dir)
-				rep, err := runOnce(cmd.Context(), s, &f, p, r, reg, dir)
-				if err != nil {
-					return err
+				rep, written := runOnce(cmd.Context(), s, &f, p, r, reg, dir)
+				fmt.Fprintf(s.Out, "run %d of %d: %s (exit %d)", i, repeat, rep.Outcome.Status, rep.Outcome.ExitCode)
+				if written != dir {
+					fmt.Fprintf(s.Out, ", results in %s", written)
 				}
-				fmt.Fprintf(s.Out, "run %d of %d: %s (exit %d)\n", i, repeat, rep.Outcome.Status, rep.Outcome.ExitCode)
+				fmt.Fprintln(s.Out)
 				code = worse(code, rep.Outcome.ExitCode)
-				if rep.Outcome.Status == reports.Interrupted {
+				// A cluster that did not come up will not for the next run.
+				if rep.Outcome.Status == reports.Interrupted || rep.Outcome.StoppedIn == startUp {
 					break
 				}
 			}
@@ -134,19 +134,47 @@ func (f *clusterFlags) prepare(s Streams, out, name string) (string, *binaries.R
 	if err != nil {
 		return "", nil, nil, exit(ExitInfrastructure, err)
 	}
+	removeOrphans(s, reg)
 	return out, r, reg, nil
 }
 
+// removeOrphans removes, with a warning, the clusters of runs whose
+// kwok-run died without tearing down (SIGKILL, a crash): their components
+// would otherwise hold memory and ports until kwok-run down --all.
+func removeOrphans(s Streams, reg *registry.Registry) {
+	entries, err := reg.List()
+	if err != nil {
+		fmt.Fprintf(s.Err, "kwok-run: warning: cannot read the clusters of earlier runs: %s\n", err)
+		return
+	}
+	for _, e := range entries {
+		if !e.Orphaned() {
+			continue
+		}
+		fmt.Fprintf(s.Err, "kwok-run: warning: cluster %s was left by kwok-run (pid %d), which is gone; removing it\n", e.Name, e.Owner.PID)
+		if err := downEntry(context.Background(), reg, e); err != nil {
+			fmt.Fprintf(s.Err, "kwok-run: warning: could not remove %s: %s (try kwok-run down --all)\n", e.Name, err)
+		}
+	}
+}
+
+// startUp is where a run stops when its cluster never came up.
+const startUp = "the cluster's start-up"
+
 // runOnce brings the cluster up, plays the plan, tears down and writes the
-// results directory; the report says how it ended. An error is returned
-// only when no report could be made (the cluster never came up).
-func runOnce(ctx context.Context, s Streams, f *clusterFlags, p *plan.Plan, r *binaries.Resolver, reg *registry.Registry, out string) (*reports.Report, error) {
+// results directory, and returns the report, which says how the run ended
+// and, when it ended early, where. The results go elsewhere, with a
+// message, when out cannot take them.
+func runOnce(ctx context.Context, s Streams, f *clusterFlags, p *plan.Plan, r *binaries.Resolver, reg *registry.Registry, out string) (*reports.Report, string) {
 	cluster, err := f.up(ctx, s, p, r, reg, where{name: fmt.Sprintf("%s-%d", p.Scenario.Name, time.Now().UnixNano()), runDir: out})
 	if err != nil {
+		rep := measure.Report(p, nil, nil, version())
+		rep.Outcome = reports.Outcome{Status: reports.Broken, ExitCode: ExitInfrastructure, Error: err.Error(), StoppedIn: startUp}
 		if ctx.Err() != nil {
-			return nil, exit(interruptedCode(ctx), errors.New("interrupted while the cluster started"))
+			rep.Outcome = reports.Outcome{Status: reports.Interrupted, ExitCode: interruptedCode(ctx), Error: "interrupted while the cluster started", StoppedIn: startUp}
 		}
-		return nil, exit(ExitInfrastructure, err)
+		fmt.Fprintf(s.Err, "kwok-run: %s\n", rep.Outcome.Error)
+		return rep, writeResults(ctx, s, out, rep, nil)
 	}
 	// Whatever happens from here, the cluster goes; a panic too.
 	downOnce := sync.OnceValue(func() error { return cluster.Down(context.Background()) })
@@ -175,14 +203,47 @@ func runOnce(ctx context.Context, s Streams, f *clusterFlags, p *plan.Plan, r *b
 
 	rep := measure.Report(p, res, components, version())
 	rep.Outcome = outcome(ctx, runErr, downErr, rep)
-	writeErr := reports.Write(out, rep)
-	if res != nil {
-		writeErr = errors.Join(writeErr, writeEvents(out, res))
+	return rep, writeResults(ctx, s, out, rep, res)
+}
+
+// writeResults writes the report (and the events, when there are any) into
+// out, or, when out cannot take them, into a new temporary directory, with
+// a message; as a last resort report.json goes to stderr. It returns where
+// the results are. A signal that arrives while they are written makes the
+// run interrupted there, so the report and the exit code agree.
+func writeResults(ctx context.Context, s Streams, out string, rep *reports.Report, res *runner.Result) string {
+	write := func(dir string) error {
+		err := reports.Write(dir, rep)
+		if res != nil {
+			err = errors.Join(err, writeEvents(dir, res))
+		}
+		return err
 	}
-	if writeErr != nil {
-		fmt.Fprintf(s.Err, "kwok-run: writing the results: %s\n", writeErr)
+	dir := out
+	err := write(dir)
+	if err != nil {
+		fmt.Fprintf(s.Err, "kwok-run: could not write the results into %s: %s\n", out, err)
+		if dir, err = os.MkdirTemp("", "kwok-run-results-"); err == nil {
+			if err = write(dir); err == nil {
+				fmt.Fprintf(s.Err, "kwok-run: wrote them into %s instead\n", dir)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(s.Err, "kwok-run: could not write them anywhere (%s); report.json follows\n", err)
+			enc := json.NewEncoder(s.Err)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep)
+			return "(nowhere: report.json is on stderr)"
+		}
 	}
-	return rep, nil
+	if ctx.Err() != nil && rep.Outcome.Status != reports.Interrupted {
+		rep.Outcome = reports.Outcome{Status: reports.Interrupted, ExitCode: interruptedCode(ctx),
+			Error: "interrupted while the results were written", StoppedIn: "writing the results"}
+		if err := reports.Write(dir, rep); err != nil {
+			fmt.Fprintf(s.Err, "kwok-run: could not mark the results interrupted: %s\n", err)
+		}
+	}
+	return dir
 }
 
 // startProfile starts kwok-run's CPU profile into dir; the returned stop
@@ -292,7 +353,12 @@ func writeEvents(dir string, res *runner.Result) error {
 	return errors.Join(observe.WriteJSONL(f, res.Observed), f.Close())
 }
 
-// writable creates dir and checks a file can be written in it.
+// probeBytes is what writable writes: an empty file fits on a full disk
+// that still has inodes, and a report with its series and the components'
+// logs take megabytes.
+const probeBytes = 4 << 20
+
+// writable creates dir and checks that probeBytes can be written in it.
 func writable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -301,9 +367,9 @@ func writable(dir string) error {
 	if err != nil {
 		return err
 	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, probeBytes))
+	return errors.Join(err, f.Sync(), f.Close())
 }
 
 func isTerminal(w io.Writer) bool {

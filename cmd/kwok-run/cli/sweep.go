@@ -76,18 +76,17 @@ keeping what it measured so far, and exits with that run's code.`,
 					if repeat > 1 {
 						runDir = filepath.Join(runDir, fmt.Sprintf("run-%d", j))
 					}
-					rep, err := runOnce(cmd.Context(), s, &f, pa.plan, r, reg, runDir)
-					if err != nil {
-						sw.Stopped = fmt.Sprintf("%s: %v", dir, err)
-						code = ExitInfrastructure
-						if ee, ok := err.(*exitError); ok {
-							code = ee.code
-						}
-						break
-					}
+					rep, written := runOnce(cmd.Context(), s, &f, pa.plan, r, reg, runDir)
 					if rep.Outcome.ExitCode != ExitOK {
 						sw.Stopped = fmt.Sprintf("%s: the run %s (exit %d)", dir, rep.Outcome.Status, rep.Outcome.ExitCode)
+						if rep.Outcome.StoppedIn != "" {
+							sw.Stopped += " in " + rep.Outcome.StoppedIn
+						}
 						code = rep.Outcome.ExitCode
+					}
+					if written != runDir {
+						sw.Stopped = fmt.Sprintf("%s: the results could not be written there; they are in %s", dir, written)
+						code = worse(code, ExitInfrastructure)
 					}
 				}
 				if side, err := reports.LoadSide(filepath.Join(out, dir)); err == nil {
