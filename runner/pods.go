@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/kwok-run/kwok-run/scenario"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -147,6 +148,16 @@ func (a *actionCtx) scalePods(ctx context.Context, s *plan.ScalePods) error {
 	return err
 }
 
+// countDeleted counts bare pods of a wave that kwok-run deletes, so that a
+// wait can tell them from pods the cluster deleted.
+func (a *actionCtx) countDeleted(wave string, n int) {
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	if ws := a.r.waves[wave]; ws != nil && ws.create.Kind == plan.KindPod {
+		ws.deleted += n
+	}
+}
+
 func (a *actionCtx) deletePods(ctx context.Context, d *plan.DeletePods) error {
 	t := newTally()
 	var pods *corev1.PodList
@@ -159,9 +170,11 @@ func (a *actionCtx) deletePods(ctx context.Context, d *plan.DeletePods) error {
 		return err
 	}
 	var names []string
+	waveOf := map[string]string{}
 	for _, p := range pods.Items {
 		if p.DeletionTimestamp == nil {
 			names = append(names, p.Name)
+			waveOf[p.Name] = p.Labels[scenario.WaveLabel]
 		}
 	}
 	// Pods of workloads have generated names, so the draw is over the pods
@@ -173,9 +186,14 @@ func (a *actionCtx) deletePods(ctx context.Context, d *plan.DeletePods) error {
 	}
 	a.prog.track("delete_pods "+d.Namespace, len(gone), t)
 	err = pace(ctx, d.Rate, len(gone), nil, t, func(ctx context.Context, i int) error {
+		// Counted before the request: its watch event may come first.
+		a.countDeleted(waveOf[gone[i]], 1)
 		err := a.r.cs.CoreV1().Pods(d.Namespace).Delete(ctx, gone[i], metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
 		if apierrors.IsNotFound(err) {
 			return nil
+		}
+		if err != nil {
+			a.countDeleted(waveOf[gone[i]], -1)
 		}
 		return err
 	})

@@ -229,6 +229,8 @@ type runner struct {
 type waveState struct {
 	create *plan.CreatePods
 	pods   int // pods the wave should have now, after scaling
+	// deleted counts the bare pods kwok-run itself deleted (delete_pods).
+	deleted int
 	// replicas are what each workload of the wave is asked for now, by
 	// name: a wait must not take a copy from before the change for done.
 	replicas map[string]int32

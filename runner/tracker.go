@@ -31,6 +31,11 @@ type tracker struct {
 	stores map[string]cache.Indexer
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// gone counts the deleted pods of each wave: a bare pod deleted by the
+	// cluster (evicted) never comes back, and a wait for it must say so.
+	goneMu sync.Mutex
+	gone   map[string]int
 }
 
 // trackedKinds are the kinds the runner watches from before its first step.
@@ -40,7 +45,7 @@ var trackedKinds = []string{observe.Pods, observe.Nodes, observe.Deployments, ob
 // one has listed what exists.
 func startTracker(ctx context.Context, cs kubernetes.Interface, rec *observe.Recorder) (*tracker, error) {
 	srcCtx, cancel := context.WithCancel(context.Background())
-	t := &tracker{stores: map[string]cache.Indexer{}, cancel: cancel}
+	t := &tracker{stores: map[string]cache.Indexer{}, cancel: cancel, gone: map[string]int{}}
 	var reflectors []*cache.Reflector
 	for _, kind := range trackedKinds {
 		lw, obj, err := observe.ListWatch(cs, kind)
@@ -51,7 +56,7 @@ func startTracker(ctx context.Context, cs kubernetes.Interface, rec *observe.Rec
 		store := cache.NewIndexer(trackerKey, trackerIndexers)
 		t.stores[kind] = store
 		r := cache.NewReflectorWithOptions(observe.NewSource(srcCtx, kind, rec, lw, obj), obj,
-			reducingStore{store}, cache.ReflectorOptions{Name: "tracker " + kind})
+			reducingStore{store, t.deleted}, cache.ReflectorOptions{Name: "tracker " + kind})
 		reflectors = append(reflectors, r)
 		t.wg.Add(1)
 		go func() {
@@ -161,12 +166,38 @@ func reduce(obj any) any {
 }
 
 // reducingStore is the reflector's side of an indexer: it stores each
-// object reduced.
-type reducingStore struct{ cache.Indexer }
+// object reduced, and tells deleted of every deletion.
+type reducingStore struct {
+	cache.Indexer
+	deleted func(obj any)
+}
 
 func (s reducingStore) Add(obj any) error    { return s.Indexer.Add(reduce(obj)) }
 func (s reducingStore) Update(obj any) error { return s.Indexer.Update(reduce(obj)) }
-func (s reducingStore) Delete(obj any) error { return s.Indexer.Delete(reduce(obj)) }
+
+func (s reducingStore) Delete(obj any) error {
+	r := reduce(obj)
+	s.deleted(r)
+	return s.Indexer.Delete(r)
+}
+
+// deleted counts a deleted pod of a wave.
+func (t *tracker) deleted(obj any) {
+	if p, ok := obj.(*trackedPod); ok {
+		if wave, ok := p.labels.Lookup(scenario.WaveLabel); ok {
+			t.goneMu.Lock()
+			t.gone[wave]++
+			t.goneMu.Unlock()
+		}
+	}
+}
+
+// podsGone is how many pods of a wave were deleted, by anyone.
+func (t *tracker) podsGone(wave string) int {
+	t.goneMu.Lock()
+	defer t.goneMu.Unlock()
+	return t.gone[wave]
+}
 
 func (s reducingStore) Replace(list []any, rv string) error {
 	for i, obj := range list {

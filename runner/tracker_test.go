@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
 // wavePod is a pod of a wave as kwok-run creates it, as the watch decodes it.
@@ -28,7 +32,7 @@ func wavePod(ns, wave string, i int, node string, phase corev1.PodPhase) *corev1
 
 func newTrackerStore() (cache.Indexer, reducingStore) {
 	s := cache.NewIndexer(trackerKey, trackerIndexers)
-	return s, reducingStore{s}
+	return s, reducingStore{s, func(any) {}}
 }
 
 func TestTrackerKeepsWhatWaitsRead(t *testing.T) {
@@ -123,5 +127,42 @@ func BenchmarkTrackedPodBytes(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/pod")
 		runtime.KeepAlive(store)
+	}
+}
+
+// A bare pod the cluster deletes (the taint manager evicts the pods of a
+// node that went NotReady) never comes back: a wait for its wave fails at
+// once, saying why, instead of waiting for its timeout. Pods kwok-run
+// deletes itself only make the wave smaller.
+func TestWaitOnAWaveThatLostPods(t *testing.T) {
+	store, _ := newTrackerStore()
+	tr := &tracker{stores: map[string]cache.Indexer{"pods": store}, gone: map[string]int{}}
+	in := reducingStore{store, tr.deleted}
+	r := &runner{tracker: tr, waves: map[string]*waveState{
+		"web": {create: &plan.CreatePods{Name: "web", Kind: plan.KindPod, Count: 4}, pods: 4},
+	}}
+	a := &actionCtx{r: r}
+	w := &plan.Wait{For: plan.WaitPodsRunning, Namespace: "a", Selector: map[string]string{scenario.WaveLabel: "web"}}
+	for i := range 4 {
+		if err := in.Add(wavePod("a", "web", i, "node-1", corev1.PodRunning)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// kwok-run deletes one: three are left, and three are all it waits for.
+	a.countDeleted("web", 1)
+	if err := in.Delete(wavePod("a", "web", 0, "node-1", corev1.PodRunning)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.checkPods(context.Background(), w)
+	if err != nil || !p.done() || p.want != 3 {
+		t.Fatalf("after deleting one pod itself: %+v, %v; want 3 of 3 Running", p, err)
+	}
+	// The cluster deletes another.
+	if err := in.Delete(wavePod("a", "web", 1, "node-1", corev1.PodRunning)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.checkPods(context.Background(), w)
+	if !errors.Is(err, errHopeless) || !strings.Contains(err.Error(), "1 pods of wave web were deleted by the cluster") {
+		t.Errorf("after an eviction: %v, want the wait to give up saying why", err)
 	}
 }

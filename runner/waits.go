@@ -142,18 +142,25 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// waveSize is how many pods the wave a wait names should have, or 0.
-func (a *actionCtx) waveSize(w *plan.Wait) int {
+// waveSize is how many pods the wave a wait names should have, or 0, and
+// how many of its bare pods something other than kwok-run deleted (the
+// taint manager evicts the pods of a node that went NotReady): those never
+// come back.
+func (a *actionCtx) waveSize(w *plan.Wait) (size, lost int) {
 	name := w.Selector[scenario.WaveLabel]
 	if name == "" || len(w.Selector) != 1 {
-		return 0
+		return 0, 0
 	}
 	a.r.mu.Lock()
 	defer a.r.mu.Unlock()
-	if ws := a.r.waves[name]; ws != nil {
-		return ws.pods
+	ws := a.r.waves[name]
+	if ws == nil {
+		return 0, 0
 	}
-	return 0
+	if ws.create.Kind != plan.KindPod {
+		return ws.pods, 0
+	}
+	return ws.pods - ws.deleted, a.r.tracker.podsGone(name) - ws.deleted
 }
 
 func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, error) {
@@ -174,7 +181,12 @@ func (a *actionCtx) checkPods(ctx context.Context, w *plan.Wait) (progressOf, er
 	}
 	p := progressOf{total: len(live), want: w.Count}
 	if p.want == 0 {
-		p.want = max(a.waveSize(w), len(live), 1)
+		size, lost := a.waveSize(w)
+		if lost > 0 {
+			return p, fmt.Errorf("%w: %d pods of wave %s were deleted by the cluster, not by the scenario (evicted from nodes that went NotReady? see the events), and bare pods do not come back",
+				errHopeless, lost, w.Selector[scenario.WaveLabel])
+		}
+		p.want = max(size, len(live), 1)
 	}
 	phases := map[corev1.PodPhase]int{}
 	for _, pod := range live {
