@@ -5,7 +5,6 @@
 package scenario
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -196,16 +195,24 @@ func readBounded(path string, limit int64) ([]byte, error) {
 	if info.Size() > limit {
 		return nil, fmt.Errorf("%s has %d bytes, %w (%d)", path, info.Size(), errTooLarge, limit)
 	}
-	// Read one byte past the limit: the file may grow while it is read.
-	var b bytes.Buffer
-	b.Grow(int(info.Size()) + 1)
-	if _, err := b.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+	// One buffer of the file's size and a byte more, which tells whether
+	// the file grew while it was read.
+	buf := make([]byte, info.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return buf[:n], nil
+	case err != nil:
 		return nil, err
 	}
-	if int64(b.Len()) > limit {
+	rest, err := io.ReadAll(io.LimitReader(f, limit+1-int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	if buf = append(buf, rest...); int64(len(buf)) > limit {
 		return nil, fmt.Errorf("%s has %w (%d)", path, errTooLarge, limit)
 	}
-	return b.Bytes(), nil
+	return buf, nil
 }
 
 // rootSchema is every top-level block of the language.
