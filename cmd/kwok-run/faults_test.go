@@ -174,3 +174,43 @@ func TestComponentFailsMidRun(t *testing.T) {
 		})
 	}
 }
+
+// kwok-run SIGKILLed mid-run cannot tear down: its components go on. The
+// next kwok-run down --all, or the next run, with a warning, finds them by
+// the registry's pid file and removes everything.
+func TestKilledRunIsCleanedUp(t *testing.T) {
+	binariestest.Cached(t)
+	bin := build(t)
+	for _, next := range []string{"down --all", "the next run"} {
+		t.Run(next, func(t *testing.T) {
+			r := startLongRun(t, bin)
+			apiserver := r.pid(t, "apiserver")
+			if err := r.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			r.wait(t, 10*time.Second)
+			if syscall.Kill(apiserver, 0) != nil {
+				t.Fatal("the apiserver died with kwok-run: nothing was left to clean up, so the test proves nothing")
+			}
+			var cmd *exec.Cmd
+			if next == "down --all" {
+				cmd = exec.Command(bin, "down", "--all")
+			} else {
+				short := filepath.Join(r.dir, "short.hcl")
+				if err := os.WriteFile(short, []byte("scenario \"short\" {}\nstep \"s\" {\n  duration = \"1s\"\n}\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cmd = exec.Command(bin, "run", short, "--binary-sources", "cache", "--out", filepath.Join(r.dir, "next"))
+			}
+			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+r.state)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", next, err, out)
+			}
+			if next == "the next run" && !strings.Contains(string(out), "which is gone; removing it") {
+				t.Errorf("the next run did not warn that it removes the orphan:\n%s", out)
+			}
+			r.assertNothingLeft(t)
+		})
+	}
+}
