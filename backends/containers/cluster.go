@@ -196,6 +196,9 @@ func start(ctx context.Context, spec backends.Spec, opts Options) (c *Cluster, e
 		begin: time.Now(),
 	}
 	c.network = "kwok-run-" + c.run
+	// Named before anything is created: what a run leaves behind, if it
+	// ever does, carries this label.
+	logf(opts.Log, "starting run %s on %s (containers labelled %s=%s)", c.run, c.engine.Name, RunLabel, c.run)
 	defer func() {
 		if r := recover(); r != nil {
 			c.teardown(false)

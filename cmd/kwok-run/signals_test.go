@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,9 +59,12 @@ func TestSignalDuringStartUp(t *testing.T) {
 			if s := strings.TrimSpace(string(out)); s != "" {
 				t.Errorf("processes left: %s", s)
 			}
-			if tc.backend == "docker" {
-				for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}} {
-					out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel)...).Output()
+			// Other packages' tests may run clusters on the same engine at
+			// the same time: only this run's label counts. A run stopped
+			// before it named itself created nothing.
+			if m := regexp.MustCompile(`starting run ([0-9a-f]+) on`).FindStringSubmatch(stderr.String()); tc.backend == "docker" && m != nil {
+				for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}, {"volume", "ls"}} {
+					out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel+"="+m[1])...).Output()
 					if s := strings.TrimSpace(string(out)); err != nil || s != "" {
 						t.Errorf("docker %s: left %q (%v)", args[0], s, err)
 					}
