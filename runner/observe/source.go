@@ -113,9 +113,12 @@ func (s *Source) WatchWithContext(ctx context.Context, opts metav1.ListOptions) 
 	if err != nil {
 		return nil, err
 	}
-	rw := &resumingWatch{s: s, out: make(chan watch.Event), stop: make(chan struct{}), wake: make(chan struct{}, 1)}
+	rw := &resumingWatch{s: s, out: make(chan watch.Event), stop: make(chan struct{}), wake: make(chan struct{}, 1), received: make(chan struct{})}
 	rw.current = w
-	go rw.receive(ctx, w, opts)
+	go func() {
+		defer close(rw.received)
+		rw.receive(ctx, w, opts)
+	}()
 	go rw.forward()
 	return rw, nil
 }
@@ -128,6 +131,9 @@ type resumingWatch struct {
 	out  chan watch.Event
 	stop chan struct{}
 	once sync.Once
+	// received is closed when receive has returned: after Stop nothing is
+	// recorded, so the records can be read.
+	received chan struct{}
 
 	mu      sync.Mutex
 	current watch.Interface
@@ -148,6 +154,7 @@ func (w *resumingWatch) Stop() {
 			cur.Stop()
 		}
 	})
+	<-w.received
 }
 
 func (w *resumingWatch) stopped() bool {
