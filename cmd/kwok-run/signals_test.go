@@ -23,10 +23,7 @@ import (
 // names the signal, and nothing is left running or registered.
 func TestSignalDuringStartUp(t *testing.T) {
 	binariestest.Cached(t)
-	bin := filepath.Join(t.TempDir(), "kwok-run")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build kwok-run: %v\n%s", err, out)
-	}
+	bin := build(t)
 	for _, tc := range []struct {
 		backend string
 		sig     syscall.Signal
@@ -92,66 +89,23 @@ func docker(t *testing.T) {
 // that says where the run stopped.
 func TestSignalDuringARun(t *testing.T) {
 	binariestest.Cached(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "kwok-run")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build kwok-run: %v\n%s", err, out)
-	}
-	scenarioFile := filepath.Join(dir, "long.hcl")
-	os.WriteFile(scenarioFile, []byte(`
-scenario "long" {}
-node_pool "p" {
-  count = 5
-}
-step "nodes" {
-  create_nodes {
-    pool = "p"
-  }
-}
-step "forever" {
-  sleep {
-    duration = "10m"
-  }
-}
-`), 0o644)
-	state := filepath.Join(dir, "state")
-	cmd := exec.Command(bin, scenarioFile, "--binary-sources", "cache", "--out", filepath.Join(dir, "results"))
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
-	var stdout, stderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until the run is in its long step.
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(stderr.String(), "control plane ready") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	r := startLongRun(t, build(t))
 	time.Sleep(2 * time.Second)
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Fatalf("want exit 130, got %v\n%s\n%s", err, stdout.String(), stderr.String())
+	r.cmd.Process.Signal(syscall.SIGINT)
+	if code := r.wait(t, time.Minute); code != 130 {
+		t.Fatalf("want exit 130, got %d\n%s\n%s", code, r.stdout.String(), r.stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "long: interrupted (exit 130)") || !strings.Contains(stdout.String(), "created 5 of 5 nodes") {
-		t.Errorf("the outcome so far was not printed:\n%s", stdout.String())
+	if !strings.Contains(r.stdout.String(), "long: interrupted (exit 130)") || !strings.Contains(r.stdout.String(), "created 5 of 5 nodes") {
+		t.Errorf("the outcome so far was not printed:\n%s", r.stdout.String())
 	}
-	rep, err := reports.Read(filepath.Join(dir, "results"))
+	rep, err := reports.Read(r.results)
 	if err != nil {
 		t.Fatalf("no partial report: %v", err)
 	}
 	if rep.Outcome.Status != reports.Interrupted || rep.Outcome.ExitCode != 130 || rep.Outcome.StoppedIn != "forever" || rep.Metrics["nodes_created"] != 5 {
 		t.Errorf("partial report: outcome %+v, nodes created %v", rep.Outcome, rep.Metrics["nodes_created"])
 	}
-	reg := &registry.Registry{Dir: filepath.Join(state, "kwok-run")}
-	if entries, _ := reg.List(); len(entries) != 0 {
-		t.Errorf("clusters left registered: %v", entries)
-	}
-	out, _ := exec.Command("pgrep", "-f", filepath.Join(dir, "results")).Output()
-	if s := strings.TrimSpace(string(out)); s != "" {
-		t.Errorf("processes left: %s", s)
-	}
+	r.assertNothingLeft(t)
 }
 
 // lockedBuffer is written by the command's output copier while the test
