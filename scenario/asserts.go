@@ -86,7 +86,7 @@ func (d *decoder) typeCheckAssertion(expr hcl.Expression, ty cty.Type, steps []s
 	}
 	ctx := d.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{"metrics": cty.UnknownVal(ty)}
-	v, diags := expr.Value(ctx)
+	v, diags := evaluate(expr, ctx)
 	if diags.HasErrors() {
 		// A reference that stops short of a number is the likely cause, and
 		// saying so beats HCL's "number required, but have object".
@@ -241,8 +241,8 @@ func (c *checker) Check(values metrics.Values) plan.Verdict {
 		notMeasured = fmt.Sprintf("not measured: %s had no samples", strings.Join(missing, ", "))
 	}
 	ctx := c.ctx.NewChild()
-	ctx.Variables = map[string]cty.Value{"metrics": values.Value(c.ty)}
-	res, diags := c.cond.Value(ctx)
+	ctx.Variables = withBudget(map[string]cty.Value{"metrics": values.Value(c.ty)}, MaxInstanceWeight)
+	res, diags := evaluate(c.cond, ctx)
 	switch {
 	case diags.HasErrors() && len(missing) > 0:
 		v.Message = notMeasured
@@ -263,7 +263,7 @@ func (c *checker) Check(values metrics.Values) plan.Verdict {
 	if !v.Passed {
 		v.Message = "condition is false"
 		if c.msg != nil {
-			if m, diags := c.msg.Value(ctx); !diags.HasErrors() && m.IsWhollyKnown() {
+			if m, diags := evaluate(c.msg, ctx); !diags.HasErrors() && m.IsWhollyKnown() {
 				if s, err := convert.Convert(m, cty.String); err == nil && !s.IsNull() {
 					v.Message = s.AsString()
 				}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // allocated is what f allocates, in bytes.
@@ -106,5 +109,54 @@ func TestVariableFileTooLarge(t *testing.T) {
 	_, diags := NewLoader().LoadSource("s.hcl", []byte("scenario \"s\" {}\n"), Options{Vars: []VarArg{{File: true, Value: path}}})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "more bytes than kwok-run reads") || diags[0].Subject == nil {
 		t.Errorf("want the variable file refused with its position, got %v", diags)
+	}
+}
+
+// Expressions that would build gigabytes from a few characters are stopped
+// with the position of what built too much, in bounded memory.
+func TestExpressionsThatBuildTooMuch(t *testing.T) {
+	// Each defines local.a; the step uses it so that it is evaluated.
+	doubling := "locals {\n  x0 = 1e300\n"
+	for i := 1; i <= 22; i++ {
+		doubling += fmt.Sprintf("  x%d = local.x%d * local.x%d\n", i, i-1, i-1)
+	}
+	doubling += "  a = \"${local.x22}\"\n}\n"
+	for _, tc := range []struct{ name, src, says string }{
+		{"three nested for expressions", `locals { a = [for i in range(1000): [for j in range(1000): [for k in range(1000): k]]] }`, "Value too large"},
+		{"setproduct", "locals {\n  r = range(1000)\n  a = setproduct(local.r, local.r, local.r)\n}", "larger than kwok-run allows"},
+		{"indent", `locals { a = indent(1000000000, "a\nb") }`, "larger than kwok-run allows"},
+		{"format width", `locals { a = format("%999999999d", 1) }`, "larger than kwok-run allows"},
+		{"join over repeats", `locals { a = join(format("%0100d", 1), [for i in range(1000): [for j in range(1000): format("%0100d", 2)]]...) }`, "Value too large"},
+		{"replace with an empty pattern", `locals { a = replace(format("%01000000d", 1), "", format("%01000d", 2)) }`, "larger than kwok-run allows"},
+		{"a template of repeats", `locals {
+  s = format("%01000000d", 1)
+  a = "${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}${local.s}"
+}`, "Value too large"},
+		{"a huge number written out", `locals { a = "${1e60000000}" }`, "Number out of range"},
+		{"a tiny number written out", `locals { a = "${1e-600000}" }`, "Number out of range"},
+		{"a number squared through locals", doubling, "Value too large"},
+		{"jsonencode of shared values", `locals {
+  s = format("%01000000d", 1)
+  a = jsonencode([local.s, local.s, local.s, local.s, local.s, local.s, local.s, local.s, local.s, local.s])
+}`, "larger than kwok-run allows"},
+		{"swallowed by try", `locals { a = try([for i in range(1000): [for j in range(1000): [for k in range(1000): k]]], 1) }`, "Value too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.src + "\nstep \"s\" {\n  description = jsonencode(local.a)\n  sleep {\n    duration = \"1s\"\n  }\n}\n"
+			var diags hcl.Diagnostics
+			n := allocated(func() { _, diags = NewLoader().LoadSource("big.hcl", []byte(src), Options{}) })
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.says) {
+				t.Fatalf("want an error saying %q, got %v", tc.says, diags)
+			}
+			for _, d := range diags {
+				if d.Subject == nil {
+					t.Errorf("%s without a position", d.Summary)
+				}
+			}
+			t.Logf("allocated %d MiB", n>>20)
+			if n > 1<<30 {
+				t.Errorf("loading allocated %d MiB", n>>20)
+			}
+		})
 	}
 }

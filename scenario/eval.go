@@ -125,13 +125,13 @@ func (d *decoder) eval(expr hcl.Expression, s scope) (cty.Value, hcl.Diagnostics
 	}
 	ctx := d.ctx
 	if s.constant {
-		ctx = &hcl.EvalContext{Functions: d.ctx.Functions}
+		ctx = &hcl.EvalContext{Functions: d.ctx.Functions, Variables: map[string]cty.Value{budgetVar: d.ctx.Variables[budgetVar]}}
 	}
 	if s.count {
 		ctx = ctx.NewChild()
 		ctx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})}
 	}
-	v, diags := expr.Value(ctx)
+	v, diags := evaluate(expr, ctx)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}

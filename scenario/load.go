@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kwok-run/kwok-run/scenario/funcs"
@@ -107,6 +108,9 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*plan.Pl
 		return nil, diags
 	}
 	f, diags := l.parser.ParseHCL(src, filename)
+	if !diags.HasErrors() {
+		diags = append(diags, guard(f.Body.(*hclsyntax.Body))...)
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -254,7 +258,7 @@ func (d *decoder) decode(body hcl.Body) {
 	content, diags := body.Content(rootSchema)
 	d.diags = append(d.diags, diags...)
 
-	d.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: funcs.Table()}
+	d.ctx = &hcl.EvalContext{Variables: withBudget(map[string]cty.Value{}, MaxLoadWeight), Functions: funcs.Table()}
 	d.decodeVariables(content.Blocks.OfType("variable"))
 	d.ctx.Variables["var"] = d.varObject()
 	d.checkVariableValidations()

@@ -53,6 +53,9 @@ func (d *decoder) manifest(path string, attrRng hcl.Range) (plan.Manifest, bool)
 		return m, false
 	}
 	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
+	if !diags.HasErrors() {
+		diags = append(diags, guard(expr)...)
+	}
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return m, false

@@ -58,8 +58,8 @@ func (t *template) value(name string, i int) (cty.Value, *lazyAttr, hcl.Diagnost
 		return la.static, la, nil
 	}
 	ctx := t.ctx.NewChild()
-	ctx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}
-	v, diags := la.expr.Value(ctx)
+	ctx.Variables = withBudget(map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}, MaxInstanceWeight)
+	v, diags := evaluate(la.expr, ctx)
 	return v, la, diags
 }
 

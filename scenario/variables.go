@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/kwok-run/kwok-run/scenario/funcs"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -145,6 +146,15 @@ func (d *decoder) setValue(v *variable, val cty.Value, source string, rng *hcl.R
 		})
 		return
 	}
+	if !budgetOf(d.ctx).spend(conv) {
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid value for variable %q", v.name),
+			Detail:   fmt.Sprintf("%s is larger than kwok-run allows (%d MiB of values, numbers within ±1e%d).", what, MaxLoadWeight>>20, funcs.MaxExponent),
+			Subject:  rng,
+		})
+		return
+	}
 	v.value, v.source, v.valueRange = conv, source, rng
 }
 
@@ -160,6 +170,9 @@ func (d *decoder) setRaw(v *variable, raw, source, what string) {
 	var expr hclsyntax.Expression
 	if !diags.HasErrors() {
 		expr, diags = hclsyntax.ParseExpression([]byte(raw), what, hcl.InitialPos)
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, guard(expr)...)
 	}
 	if !diags.HasErrors() {
 		var val cty.Value
@@ -193,6 +206,9 @@ func (d *decoder) readVarFile(path string) {
 		return
 	}
 	f, diags := d.loader.parser.ParseHCL(src, path)
+	if !diags.HasErrors() {
+		diags = append(diags, guard(f.Body.(*hclsyntax.Body))...)
+	}
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return

@@ -16,9 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// Table returns a fresh map of every function by name.
+// Table returns a fresh map of every function by name, each bounded in what
+// it may allocate (bounds.go).
 func Table() map[string]function.Function {
-	return map[string]function.Function{
+	t := map[string]function.Function{
 		// numbers
 		"abs":      stdlib.AbsoluteFunc,
 		"ceil":     stdlib.CeilFunc,
@@ -85,13 +86,18 @@ func Table() map[string]function.Function {
 		"tonumber": stdlib.MakeToFunc(cty.Number),
 		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 		"tostring": stdlib.MakeToFunc(cty.String),
-		// errors
-		"can": tryfunc.CanFunc,
-		"try": tryfunc.TryFunc,
 		// units, for comparing metrics (seconds, bytes) with what people write
 		"seconds": SecondsFunc,
 		"bytes":   BytesFunc,
 	}
+	for name, f := range t {
+		t[name] = bounded(name, f)
+	}
+	// try and can take expressions, not values: what those build is bounded
+	// where it is built.
+	t["can"] = tryfunc.CanFunc
+	t["try"] = tryfunc.TryFunc
+	return t
 }
 
 // SecondsFunc turns a duration string into seconds: seconds("1m30s") is 90.
