@@ -113,7 +113,10 @@ func (s *Source) WatchWithContext(ctx context.Context, opts metav1.ListOptions) 
 	if err != nil {
 		return nil, err
 	}
-	rw := &resumingWatch{s: s, out: make(chan watch.Event), stop: make(chan struct{}), wake: make(chan struct{}, 1), received: make(chan struct{})}
+	// Stop cancels what receive is waiting on, a resumed watch or a relist
+	// of 100,000 pods from a busy apiserver, so that it returns at once.
+	ctx, cancel := context.WithCancel(ctx)
+	rw := &resumingWatch{s: s, out: make(chan watch.Event), stop: make(chan struct{}), cancel: cancel, wake: make(chan struct{}, 1), received: make(chan struct{})}
 	rw.current = w
 	go func() {
 		defer close(rw.received)
@@ -127,10 +130,11 @@ func (s *Source) WatchWithContext(ctx context.Context, opts metav1.ListOptions) 
 // them on through an unbounded queue: an informer that falls behind must not
 // slow the reading down, or the apiserver drops the watch.
 type resumingWatch struct {
-	s    *Source
-	out  chan watch.Event
-	stop chan struct{}
-	once sync.Once
+	s      *Source
+	out    chan watch.Event
+	stop   chan struct{}
+	cancel context.CancelFunc
+	once   sync.Once
 	// received is closed when receive has returned: after Stop nothing is
 	// recorded, so the records can be read.
 	received chan struct{}
@@ -147,6 +151,7 @@ func (w *resumingWatch) ResultChan() <-chan watch.Event { return w.out }
 func (w *resumingWatch) Stop() {
 	w.once.Do(func() {
 		close(w.stop)
+		w.cancel()
 		w.mu.Lock()
 		cur := w.current
 		w.mu.Unlock()

@@ -24,12 +24,20 @@ type fakeLW struct {
 	errs     []error
 	watchRVs []string
 	lists    int
+	// hang makes List wait, as a busy apiserver may, until it is cancelled.
+	hang bool
 }
 
 func (f *fakeLW) ListWithContext(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lists++
+	if f.hang {
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		return nil, ctx.Err()
+	}
 	return &corev1.PodList{ListMeta: metav1.ListMeta{ResourceVersion: f.rv}, Items: f.items}, nil
 }
 
@@ -196,6 +204,47 @@ func TestTooOldRelistsAndWatchesOn(t *testing.T) {
 	}
 	if d := byName["d"]; d == nil || !d.Timed(PodCreated) {
 		t.Error("d, created after the relist, was not timed")
+	}
+}
+
+// Stopping a watch while it relists from an apiserver that does not answer
+// returns: the relist is cancelled rather than waited out.
+func TestStopDuringAHangingRelist(t *testing.T) {
+	rec := NewRecorder(time.Now())
+	lw := &fakeLW{rv: "20"}
+	src := NewSource(context.Background(), Pods, rec, lw, &corev1.Pod{})
+	w, err := src.WatchWithContext(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := lw.watcher(t, 0)
+	lw.mu.Lock()
+	lw.errs = []error{apierrors.NewResourceExpired("too old resource version")}
+	lw.hang = true
+	lw.mu.Unlock()
+	first.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lw.mu.Lock()
+		lists := lw.lists
+		lw.mu.Unlock()
+		if lists > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watch never relisted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		w.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop waited for a relist that never ends")
 	}
 }
 
