@@ -208,19 +208,19 @@ func length(v cty.Value) int64 {
 	return int64(v.LengthInt())
 }
 
-var numberInFormat = regexp.MustCompile(`[0-9]+`)
-
 // formatWidth is the most padding a format string's verbs can add: every
 // number in it counted as a width, which over-counts harmlessly.
 func formatWidth(format string) int64 {
-	var w int64
-	for _, n := range numberInFormat.FindAllString(format, -1) {
-		if len(n) > 9 {
-			return math.MaxInt32
+	var w, n int64
+	for i := 0; i <= len(format); i++ {
+		if i < len(format) && format[i] >= '0' && format[i] <= '9' {
+			n = n*10 + int64(format[i]-'0')
+			if n > MaxWeight {
+				return math.MaxInt32
+			}
+			continue
 		}
-		var x int64
-		fmt.Sscan(n, &x)
-		w += x
+		w, n = w+n, 0
 	}
 	return w
 }
