@@ -104,6 +104,7 @@ examples: build binaries
 	$(BIN) validate examples/*.hcl
 	$(BIN) run --out bin/results/quickstart examples/quickstart.hcl
 	$(BIN) run --out bin/results/node-churn -var nodes=50 -var churn_percent=20 -var churn_for=1m examples/node-churn.hcl
+	$(BIN) run --out bin/results/pressure-nodes examples/pressure-nodes.hcl
 	$(BIN) run --out bin/results/failure-recovery -var nodes=20 examples/failure-recovery.hcl
 	$(BIN) images build
 	$(BIN) run --backend docker --out bin/results/quickstart-docker examples/quickstart.hcl

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,7 +18,7 @@ import (
 
 // Labels kwok-run puts on what it creates.
 const (
-	PoolLabel   = "kwok-run/pool"
+	PoolLabel   = plan.PoolLabel
 	ObjectLabel = "kwok-run/object"
 )
 
@@ -38,6 +39,9 @@ func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.No
 	// After the scenario's labels: a KWOK controller that manages one shard
 	// finds its nodes by it, and a node without it would never be Ready.
 	labels[plan.ShardLabel] = pool.Shard(i)
+	if pool.OwnHeartbeat() {
+		labels[plan.HeartbeatLabel] = pool.Name
+	}
 	annotations := map[string]string{"kwok.x-k8s.io/node": "fake"}
 	maps.Copy(annotations, spec.Annotations)
 	capacity, err := resources(spec.Capacity)
@@ -60,7 +64,7 @@ func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.No
 			Phase:       corev1.NodeRunning,
 			Capacity:    capacity,
 			Allocatable: allocatable,
-			Conditions:  registeredConditions(now),
+			Conditions:  registeredConditions(now, pool),
 			Addresses: []corev1.NodeAddress{
 				{Type: corev1.NodeInternalIP, Address: nodeIP(ordinal, i)},
 				{Type: corev1.NodeHostName, Address: name},
@@ -72,25 +76,43 @@ func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.No
 	for _, t := range spec.Taints {
 		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
 	}
+	n.Spec.Taints = append(n.Spec.Taints, conditionTaints(pool.Conditions, spec.Taints)...)
 	return n, nil
 }
 
-// registeredConditions are those of a healthy kubelet's node: Ready, and no
-// pressure, as KWOK's own initialisation would set them.
-func registeredConditions(now metav1.Time) []corev1.NodeCondition {
+// conditionTaint is the taint the node lifecycle controller puts on a node
+// whose condition is True, so that the scheduler avoids it.
+var conditionTaint = map[string]string{
+	string(corev1.NodeMemoryPressure):     corev1.TaintNodeMemoryPressure,
+	string(corev1.NodeDiskPressure):       corev1.TaintNodeDiskPressure,
+	string(corev1.NodePIDPressure):        corev1.TaintNodePIDPressure,
+	string(corev1.NodeNetworkUnavailable): corev1.TaintNodeNetworkUnavailable,
+}
+
+// conditionTaints are the taints the node lifecycle controller would add for
+// conds. The node registers with them, as it would be a moment later:
+// otherwise the scheduler could place pods in that moment.
+func conditionTaints(conds []plan.NodeCondition, have []plan.Taint) []corev1.Taint {
+	var out []corev1.Taint
+	for _, c := range conds {
+		key, ok := conditionTaint[c.Type]
+		if !ok || c.Status != string(corev1.ConditionTrue) || slices.ContainsFunc(have, func(t plan.Taint) bool { return t.Key == key }) {
+			continue
+		}
+		out = append(out, corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule})
+	}
+	return out
+}
+
+// registeredConditions are the pool's healthy conditions, as the node
+// registers them.
+func registeredConditions(now metav1.Time, pool *plan.NodePool) []corev1.NodeCondition {
 	var out []corev1.NodeCondition
-	for _, c := range []struct {
-		typ    corev1.NodeConditionType
-		status corev1.ConditionStatus
-		reason string
-	}{
-		{corev1.NodeReady, corev1.ConditionTrue, "KubeletReady"},
-		{corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory"},
-		{corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure"},
-		{corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID"},
-		{corev1.NodeNetworkUnavailable, corev1.ConditionFalse, "RouteCreated"},
-	} {
-		out = append(out, corev1.NodeCondition{Type: c.typ, Status: c.status, Reason: c.reason, LastHeartbeatTime: now, LastTransitionTime: now})
+	for _, c := range pool.NodeConditions() {
+		out = append(out, corev1.NodeCondition{
+			Type: corev1.NodeConditionType(c.Type), Status: corev1.ConditionStatus(c.Status),
+			Reason: c.Reason, Message: c.Message, LastHeartbeatTime: now, LastTransitionTime: now,
+		})
 	}
 	return out
 }

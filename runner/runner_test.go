@@ -674,3 +674,107 @@ step "nodes" {
 		}
 	}
 }
+
+// A pool's conditions are on its nodes from registration, survive KWOK's
+// heartbeats and a NotReady spell, and keep the scheduler away through the
+// taint the node lifecycle controller would add.
+func TestPoolConditions(t *testing.T) {
+	p := play(t, `
+scenario "conditions" {
+  timeout = "5m"
+}
+node_pool "healthy" {
+  count = 3
+}
+node_pool "pressured" {
+  count     = 3
+  node_type = "m5.large"
+  condition "MemoryPressure" {
+    reason  = "KubeletHasInsufficientMemory"
+    message = "low on memory"
+  }
+  condition "example.com/GPUHealthy" {
+    status = "False"
+  }
+  heartbeat {
+    status_interval = "10s"
+  }
+}
+step "nodes" {
+  create_nodes {
+    pool = "healthy"
+  }
+  create_nodes {
+    pool = "pressured"
+  }
+  wait "nodes_ready" {
+    pool = "pressured"
+  }
+  wait "nodes_ready" {
+    pool = "healthy"
+  }
+}
+step "pods" {
+  create_pods "web" {
+    namespace = "web"
+    count     = 30
+  }
+  wait "pods_running" {
+    wave = "web"
+  }
+}
+step "flap" {
+  churn_nodes {
+    pool          = "pressured"
+    percent       = 100
+    every         = "1s"
+    duration      = "1s"
+    mode          = "not-ready"
+    recover_after = "2s"
+  }
+  wait "nodes_ready" {
+    pool = "pressured"
+  }
+}
+step "heartbeats" {
+  sleep {
+    duration = "12s"
+  }
+}
+`, nil, scenario.Options{})
+	p.mustSucceed(t)
+	pressured := nodes(t, p.cs, PoolLabel+"=pressured")
+	pods, err := p.cs.CoreV1().Pods("web").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range pods.Items {
+		if _, bad := pressured[pod.Spec.NodeName]; bad || pod.Spec.NodeName == "" {
+			t.Errorf("pod %s is on %q", pod.Name, pod.Spec.NodeName)
+		}
+	}
+	if len(pressured) != 3 || len(pods.Items) != 30 {
+		t.Fatalf("%d pressured nodes, %d pods", len(pressured), len(pods.Items))
+	}
+	for name, n := range pressured {
+		if n.Labels[corev1.LabelInstanceTypeStable] != "m5.large" {
+			t.Errorf("%s: labels %v", name, n.Labels)
+		}
+		if !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeMemoryPressure }) {
+			t.Errorf("%s has no memory-pressure taint: %v", name, n.Spec.Taints)
+		}
+		byType := map[corev1.NodeConditionType]corev1.NodeCondition{}
+		for _, c := range n.Status.Conditions {
+			byType[c.Type] = c
+		}
+		mem, gpu, ready := byType[corev1.NodeMemoryPressure], byType["example.com/GPUHealthy"], byType[corev1.NodeReady]
+		if mem.Status != corev1.ConditionTrue || mem.Reason != "KubeletHasInsufficientMemory" || mem.Message != "low on memory" || gpu.Status != corev1.ConditionFalse || ready.Status != corev1.ConditionTrue {
+			t.Errorf("%s after a NotReady spell and heartbeats: %+v", name, n.Status.Conditions)
+		}
+		// Made Ready again after the spell, and rewritten by heartbeats
+		// since: the heartbeat is later than the spell's end.
+		if age := mem.LastHeartbeatTime.Sub(n.CreationTimestamp.Time); age < 10*time.Second {
+			t.Errorf("%s: last heartbeat %s after creation, want a heartbeat after the spell", name, age)
+		}
+	}
+}

@@ -281,7 +281,7 @@ func (d *decoder) singleton(blocks hcl.Blocks, what string) *hcl.Block {
 	}
 	for _, b := range blocks[1:] {
 		d.errorf(b.DefRange, "Duplicate "+what+" block",
-			"A scenario has one %s block; the first is at %s.", what, blocks[0].DefRange)
+			"Only one %s block is allowed here; the first is at %s.", what, blocks[0].DefRange)
 	}
 	return blocks[0]
 }

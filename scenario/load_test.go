@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -610,5 +612,66 @@ func BenchmarkLoad(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestPoolConditionsAndNodeType(t *testing.T) {
+	p := mustLoad(t, `
+scenario "pools" {}
+node_pool "pressured" {
+  count     = 3
+  node_type = "m5.${count.index}xlarge"
+  labels    = count.index == 2 ? { "beta.kubernetes.io/instance-type" = "legacy" } : {}
+  condition "MemoryPressure" {
+    reason  = "KubeletHasInsufficientMemory"
+    message = "low"
+  }
+  condition "example.com/GPUHealthy" {
+    status = "False"
+  }
+  heartbeat {
+    status_interval = "30s"
+  }
+}
+node_pool "plain" {
+  count = 1
+}
+step "s" {
+  create_nodes {
+    pool = "pressured"
+  }
+  create_nodes {
+    pool = "plain"
+  }
+}
+`, Options{})
+	pool, plain := p.Pools[0], p.Pools[1]
+	want := []plan.NodeCondition{
+		{Type: "MemoryPressure", Status: "True", Reason: "KubeletHasInsufficientMemory", Message: "low"},
+		{Type: "example.com/GPUHealthy", Status: "False", Reason: "KwokRunGPUHealthy"},
+	}
+	if !slices.Equal(pool.Conditions, want) || pool.StatusInterval.D() != 30*time.Second || !pool.OwnHeartbeat() {
+		t.Errorf("conditions %+v, interval %s", pool.Conditions, pool.StatusInterval.D())
+	}
+	if plain.OwnHeartbeat() {
+		t.Error("a pool without conditions or heartbeat needs no stages of its own")
+	}
+	all := pool.NodeConditions()
+	if len(all) != 6 || all[1] != want[0] || all[0].Type != "Ready" || all[5] != want[1] {
+		t.Errorf("the pool's conditions over a healthy kubelet's: %+v", all)
+	}
+	n1, err := pool.Template.Node(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := pool.Template.Node(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n1.Labels["node.kubernetes.io/instance-type"] != "m5.1xlarge" || n1.Labels["beta.kubernetes.io/instance-type"] != "m5.1xlarge" {
+		t.Errorf("node 1 labels %v", n1.Labels)
+	}
+	if n2.Labels["beta.kubernetes.io/instance-type"] != "legacy" || n2.Labels["node.kubernetes.io/instance-type"] != "m5.2xlarge" {
+		t.Errorf("labels written out must win over node_type: %v", n2.Labels)
 	}
 }

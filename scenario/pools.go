@@ -2,11 +2,14 @@ package scenario
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -26,10 +29,32 @@ var DefaultCapacity = map[string]string{"cpu": "32", "memory": "256Gi", "pods": 
 var poolSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "count", Required: true},
-		{Name: "capacity"}, {Name: "allocatable"}, {Name: "labels"}, {Name: "annotations"},
+		{Name: "capacity"}, {Name: "allocatable"}, {Name: "labels"}, {Name: "annotations"}, {Name: "node_type"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "taint"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "taint"}, {Type: "condition", LabelNames: []string{"type"}}, {Type: "heartbeat"}},
 }
+
+var conditionSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "status"}, {Name: "reason"}, {Name: "message"}},
+}
+
+var heartbeatSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "status_interval"}},
+}
+
+// InstanceTypeLabels are the labels node_type sets: the well-known one, and
+// the beta one that older tools still read.
+var InstanceTypeLabels = []string{corev1.LabelInstanceTypeStable, corev1.LabelInstanceType}
+
+var conditionStatuses = []string{"True", "False", "Unknown"}
+
+// A condition's reason is one CamelCase word, as Kubernetes asks of
+// metav1.Condition; it also keeps the KWOK stage that writes it plain.
+var conditionReason = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
+
+// MinStatusInterval bounds how often KWOK rewrites a node's status: a
+// kubelet does so at most every ten seconds.
+const MinStatusInterval = 10 * time.Second
 
 var taintSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "key", Required: true}, {Name: "value"}, {Name: "effect", Required: true}},
@@ -63,7 +88,7 @@ func (d *decoder) decodePools(blocks hcl.Blocks) {
 			pool.Count, checked = 0, 1
 		}
 		t := &nodeTemplate{pool: name, template: template{ctx: d.ctx, attrs: map[string]*lazyAttr{}}}
-		for _, attr := range []string{"capacity", "allocatable", "labels", "annotations"} {
+		for _, attr := range []string{"capacity", "allocatable", "labels", "annotations", "node_type"} {
 			d.lazy(&t.template, b.attr(attr))
 		}
 		for _, tb := range b.blocks("taint") {
@@ -76,10 +101,56 @@ func (d *decoder) decodePools(blocks hcl.Blocks) {
 			t.taints = append(t.taints, tt)
 		}
 		pool.Template = t
+		pool.Conditions = d.decodeConditions(b.blocks("condition"))
+		if hb := d.singleton(b.blocks("heartbeat"), "heartbeat"); hb != nil {
+			pool.StatusInterval = d.body(hb, heartbeatSchema).duration("status_interval", 0, MinStatusInterval)
+		}
 		d.checkInstances(checked, t.perItem(), func(i int) hcl.Diagnostics { _, diags := t.render(i); return diags })
 		d.plan.Pools = append(d.plan.Pools, pool)
 		d.pools[name] = &poolState{pool: pool, rng: blk.LabelRanges[0], broken: broken}
 	}
+}
+
+// decodeConditions reads a pool's condition blocks. Ready is not among
+// them: KWOK keeps it, and churn_nodes is how a scenario takes it away.
+func (d *decoder) decodeConditions(blocks hcl.Blocks) []plan.NodeCondition {
+	var out []plan.NodeCondition
+	seen := map[string]hcl.Range{}
+	for _, blk := range blocks {
+		typ, rng := blk.Labels[0], blk.LabelRanges[0]
+		switch {
+		case typ == string(corev1.NodeReady):
+			d.errorf(rng, "Ready is not a pool condition", "KWOK keeps nodes Ready; churn_nodes with mode = \"not-ready\" makes them NotReady.")
+			continue
+		case len(validation.IsQualifiedName(typ)) > 0:
+			d.errorf(rng, "Invalid condition type", "%q: %s.", typ, strings.Join(validation.IsQualifiedName(typ), "; "))
+			continue
+		case !d.unique(seen, "condition", typ, rng):
+			continue
+		}
+		b := d.body(blk, conditionSchema)
+		c := plan.NodeCondition{
+			Type:    typ,
+			Status:  b.oneOf("status", "True", conditionStatuses),
+			Reason:  b.str("reason", defaultReason(typ)),
+			Message: b.str("message", ""),
+		}
+		if !conditionReason.MatchString(c.Reason) {
+			b.fail("reason", "Invalid condition reason", "%q: a reason is one word of letters, digits and _ , :, starting with a letter, e.g. \"KubeletHasInsufficientMemory\".", c.Reason)
+		}
+		if len(c.Message) > 1024 {
+			b.fail("message", "Condition message too long", "A condition's message has at most 1024 characters; got %d.", len(c.Message))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// defaultReason names a condition's reason after its type without prefix:
+// KwokRunGPUHealthy for example.com/GPUHealthy.
+func defaultReason(typ string) string {
+	name := typ[strings.LastIndex(typ, "/")+1:]
+	return "KwokRun" + strings.NewReplacer(".", "", "-", "").Replace(name)
 }
 
 // checkPoolsUsed warns about pools no step creates. After an error it says
@@ -160,6 +231,23 @@ func (t *nodeTemplate) render(i int) (plan.NodeSpec, hcl.Diagnostics) {
 	add(diags)
 	add(checkLabels(labels, expr, "labels", where))
 	spec.Labels = labels
+
+	nodeType, rng, where, diags := t.str("node_type", i, "")
+	add(diags)
+	if nodeType != "" {
+		if msgs := validation.IsValidLabelValue(nodeType); len(msgs) > 0 {
+			all = append(all, instanceDiag(rng, "Invalid node_type", where, "%q is not a label value: %s.", nodeType, strings.Join(msgs, "; ")))
+		}
+		// Labels written out win over the convenience.
+		for _, k := range InstanceTypeLabels {
+			if _, set := spec.Labels[k]; !set {
+				if spec.Labels == nil {
+					spec.Labels = map[string]string{}
+				}
+				spec.Labels[k] = nodeType
+			}
+		}
+	}
 
 	annotations, expr, where, diags := t.stringMap("annotations", i)
 	add(diags)

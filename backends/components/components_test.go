@@ -3,14 +3,17 @@ package components
 //lint:file-ignore SA1019 KWOK v0.8.0 ships its stages in the Next.StatusTemplate form.
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	kwokconfig "sigs.k8s.io/kwok/pkg/apis/config/v1alpha1"
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
+	"sigs.k8s.io/kwok/pkg/utils/gotpl"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kwok-run/kwok-run/backends/pki"
@@ -128,6 +131,71 @@ func TestKwokConfig(t *testing.T) {
 	}
 }
 
+// requires reports whether s only matches nodes whose label is as op says.
+func requires(s kwokv1alpha1.Stage, label string, op kwokv1alpha1.SelectorOperator) bool {
+	for _, m := range s.Spec.Selector.MatchExpressions {
+		if strings.Contains(m.Key, `["`+label+`"]`) && m.Operator == op {
+			return true
+		}
+	}
+	return false
+}
+
+// A pool with its own conditions gets its own node stages, which KWOK
+// renders into those conditions, and KWOK's own stages leave its nodes alone.
+func TestPoolStages(t *testing.T) {
+	pool := plan.NodePool{Name: "pressured", StatusInterval: plan.Duration(30 * time.Second), Conditions: []plan.NodeCondition{
+		{Type: "MemoryPressure", Status: "True", Reason: "KubeletHasInsufficientMemory", Message: `low on "memory" {{ Now }}`},
+		{Type: "example.com/Custom", Status: "Unknown", Reason: "Probe"},
+	}}
+	got, err := Stages(nil, []plan.NodePool{{Name: "plain"}, pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]kwokv1alpha1.Stage{}
+	for _, s := range got {
+		names[s.Name] = s
+	}
+	if _, ok := names["node-heartbeat-plain"]; ok {
+		t.Error("a pool without conditions or interval got stages of its own")
+	}
+	for _, kwoks := range []string{"node-initialize", "node-heartbeat-with-lease"} {
+		if !requires(names[kwoks], plan.HeartbeatLabel, kwokv1alpha1.SelectorOpDoesNotExist) {
+			t.Errorf("%s would reset the pool's conditions", kwoks)
+		}
+	}
+	hb := names["node-heartbeat-pressured"]
+	if d := hb.Spec.Delay; d == nil || *d.DurationMilliseconds != 30000 || *d.JitterDurationMilliseconds != 30500 {
+		t.Errorf("heartbeat delay: %+v", hb.Spec.Delay)
+	}
+	if !requires(names["node-initialize-pressured"], NotReadyLabel, kwokv1alpha1.SelectorOpDoesNotExist) {
+		t.Error("the pool's initialize stage would undo not-ready")
+	}
+	r := gotpl.NewRenderer(gotpl.FuncMap{"Now": func() string { return "2026-11-29T05:00:00Z" }})
+	node := map[string]any{"metadata": map[string]any{"name": "n", "creationTimestamp": "2026-11-29T04:00:00Z"}}
+	for _, name := range []string{"node-heartbeat-pressured", "node-initialize-pressured"} {
+		out, err := r.ToJSON(names[name].Spec.Next.StatusTemplate, node)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var status corev1.NodeStatus
+		if err := json.Unmarshal(out, &status); err != nil {
+			t.Fatalf("%s renders %s: %v", name, out, err)
+		}
+		byType := map[corev1.NodeConditionType]corev1.NodeCondition{}
+		for _, c := range status.Conditions {
+			byType[c.Type] = c
+		}
+		mem, custom := byType["MemoryPressure"], byType["example.com/Custom"]
+		if byType["Ready"].Status != "True" || mem.Status != "True" || mem.Message != `low on "memory" {{ Now }}` || custom.Status != "Unknown" || len(status.Conditions) != 6 {
+			t.Errorf("%s renders conditions %+v", name, status.Conditions)
+		}
+		if mem.LastTransitionTime.Hour() != 4 || mem.LastHeartbeatTime.Hour() != 5 {
+			t.Errorf("%s: heartbeat %s, transition %s", name, mem.LastHeartbeatTime, mem.LastTransitionTime)
+		}
+	}
+}
+
 func TestStages(t *testing.T) {
 	l := &plan.PodLifecycle{Name: "default", ReadyAfter: plan.Duration(2 * time.Second)}
 	st, err := stages.Compile(l)
@@ -139,7 +207,7 @@ func TestStages(t *testing.T) {
 		pods      []kwokv1alpha1.Stage
 		lifecycle string
 	}{{"kwok defaults", nil, "kwok-default"}, {"a lifecycle", st, "default"}} {
-		got, err := Stages(tc.pods)
+		got, err := Stages(tc.pods, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,9 +223,8 @@ func TestStages(t *testing.T) {
 		if names["pod-ready"].Labels[stages.LifecycleLabel] != tc.lifecycle || names["node-initialize"].Labels[NodeStagesLabel] != "true" {
 			t.Errorf("%s: stages are not labelled for replacement", tc.name)
 		}
-		init := names["node-initialize"].Spec.Selector.MatchExpressions
-		if last := init[len(init)-1]; !strings.Contains(last.Key, NotReadyLabel) || last.Operator != kwokv1alpha1.SelectorOpDoesNotExist {
-			t.Errorf("node-initialize would undo not-ready: %+v", last)
+		if !requires(names["node-initialize"], NotReadyLabel, kwokv1alpha1.SelectorOpDoesNotExist) {
+			t.Errorf("node-initialize would undo not-ready: %+v", names["node-initialize"].Spec.Selector)
 		}
 		if names["node-not-ready"].Spec.Weight <= names["node-heartbeat-with-lease"].Spec.Weight {
 			t.Error("node-not-ready must outweigh the heartbeat, which also matches a Ready node")

@@ -4,6 +4,8 @@ package components
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"sigs.k8s.io/kwok/kustomize/crd"
 	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
@@ -52,9 +54,10 @@ const NotReadyLabel = "kwok-run/not-ready"
 
 // Stages are the Stage objects a cluster starts with: KWOK's own node
 // stages (initialize and lease heartbeat), a stage that turns a node with
-// NotReadyLabel NotReady, and podStages (a scenario's initial pod_lifecycle),
-// or KWOK's own fast pod stages when there are none.
-func Stages(podStages []kwokv1alpha1.Stage) ([]kwokv1alpha1.Stage, error) {
+// NotReadyLabel NotReady, a pair of node stages for each pool with its own
+// conditions or status interval, and podStages (a scenario's initial
+// pod_lifecycle), or KWOK's own fast pod stages when there are none.
+func Stages(podStages []kwokv1alpha1.Stage, pools []plan.NodePool) ([]kwokv1alpha1.Stage, error) {
 	initialize, err := parse(nodefast.DefaultNodeInit)
 	if err != nil {
 		return nil, err
@@ -68,7 +71,18 @@ func Stages(podStages []kwokv1alpha1.Stage) ([]kwokv1alpha1.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// KWOK's stages write a healthy kubelet's conditions: a pool with its
+	// own has its own stages.
+	ownHeartbeat := kwokv1alpha1.MatchExpression{Key: `.metadata.labels["` + plan.HeartbeatLabel + `"]`, Operator: kwokv1alpha1.SelectorOpDoesNotExist}
+	for _, s := range []*kwokv1alpha1.Stage{&initialize, &heartbeat} {
+		s.Spec.Selector.MatchExpressions = append(s.Spec.Selector.MatchExpressions, ownHeartbeat)
+	}
 	out := []kwokv1alpha1.Stage{initialize, heartbeat, notReady()}
+	for i := range pools {
+		if pools[i].OwnHeartbeat() {
+			out = append(out, poolStages(&pools[i])...)
+		}
+	}
 	for i := range out {
 		out[i].Labels = map[string]string{NodeStagesLabel: "true"}
 	}
@@ -112,6 +126,69 @@ conditions:
 `},
 	}
 	return s
+}
+
+// KWOK's heartbeat rewrites a node's status every ten minutes and some
+// seconds, as its own heartbeat stage does.
+const (
+	heartbeatEvery  = 600_000
+	heartbeatJitter = 610_000
+)
+
+// poolStages make the pool's nodes Ready again after churn and keep their
+// status fresh, with the pool's conditions rather than a healthy kubelet's.
+func poolStages(p *plan.NodePool) []kwokv1alpha1.Stage {
+	status := conditionsTemplate(p.NodeConditions())
+	ofPool := kwokv1alpha1.MatchExpression{Key: `.metadata.labels["` + plan.HeartbeatLabel + `"]`, Operator: kwokv1alpha1.SelectorOpIn, Values: []string{p.Name}}
+	ready := `.status.conditions.[] | select( .type == "Ready" ) | .status`
+
+	initialize := stage("node-initialize-"+p.Name, "Node", status, []kwokv1alpha1.MatchExpression{
+		ofPool,
+		{Key: ready, Operator: kwokv1alpha1.SelectorOpNotIn, Values: []string{"True"}},
+		{Key: `.metadata.labels["` + NotReadyLabel + `"]`, Operator: kwokv1alpha1.SelectorOpDoesNotExist},
+	})
+	heartbeat := stage("node-heartbeat-"+p.Name, "Node", status, []kwokv1alpha1.MatchExpression{
+		ofPool,
+		{Key: ".status.phase", Operator: kwokv1alpha1.SelectorOpIn, Values: []string{"Running"}},
+		{Key: ready, Operator: kwokv1alpha1.SelectorOpIn, Values: []string{"True"}},
+	})
+	every, jitter := int64(heartbeatEvery), int64(heartbeatJitter)
+	if d := p.StatusInterval.D(); d > 0 {
+		every = d.Milliseconds()
+		jitter = every + every/60
+	}
+	heartbeat.Spec.Delay = &kwokv1alpha1.StageDelay{DurationMilliseconds: &every, JitterDurationMilliseconds: &jitter}
+	for _, s := range []*kwokv1alpha1.Stage{&initialize, &heartbeat} {
+		s.Labels = map[string]string{NodeStagesLabel: "true"}
+	}
+	return []kwokv1alpha1.Stage{initialize, heartbeat}
+}
+
+func stage(name, kind, statusTemplate string, match []kwokv1alpha1.MatchExpression) kwokv1alpha1.Stage {
+	s := kwokv1alpha1.Stage{}
+	s.APIVersion = kwokv1alpha1.GroupVersion.String()
+	s.Kind = kwokv1alpha1.StageKind
+	s.Name = name
+	s.Spec = kwokv1alpha1.StageSpec{
+		ResourceRef: kwokv1alpha1.StageResourceRef{APIGroup: "v1", Kind: kind},
+		Selector:    &kwokv1alpha1.StageSelector{MatchExpressions: match},
+		Next:        &kwokv1alpha1.StageNext{StatusTemplate: statusTemplate},
+	}
+	return s
+}
+
+// conditionsTemplate is a KWOK status template that writes conds, fresh.
+// Their text goes in as Go string constants, so that nothing in a message
+// can be read as template.
+func conditionsTemplate(conds []plan.NodeCondition) string {
+	var b strings.Builder
+	b.WriteString("{{ $now := Now }}\n{{ $since := or .metadata.creationTimestamp $now }}\nconditions:\n")
+	for _, c := range conds {
+		fmt.Fprintf(&b, "- type: {{ %s | Quote }}\n  status: {{ %s | Quote }}\n  reason: {{ %s | Quote }}\n  message: {{ %s | Quote }}\n",
+			strconv.Quote(c.Type), strconv.Quote(c.Status), strconv.Quote(c.Reason), strconv.Quote(c.Message))
+		b.WriteString("  lastHeartbeatTime: {{ $now | Quote }}\n  lastTransitionTime: {{ $since | Quote }}\n")
+	}
+	return b.String()
 }
 
 func parse(raw string) (kwokv1alpha1.Stage, error) {

@@ -256,7 +256,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options) (c *Cluster, e
 		}
 	}
 
-	stages, err := components.Stages(spec.PodStages)
+	stages, err := components.Stages(spec.PodStages, spec.Pools)
 	if err != nil {
 		return c, err
 	}

@@ -257,7 +257,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, path string, c
 		}
 		return err
 	}
-	stageList, err := components.Stages(spec.PodStages)
+	stageList, err := components.Stages(spec.PodStages, spec.Pools)
 	if err != nil {
 		return c, err
 	}

@@ -213,7 +213,7 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 	if err != nil {
 		return c, err
 	}
-	stages, err := components.Stages(spec.PodStages)
+	stages, err := components.Stages(spec.PodStages, spec.Pools)
 	if err != nil {
 		return c, err
 	}

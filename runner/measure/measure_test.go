@@ -207,3 +207,26 @@ func TestCDFPoints(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// Pods are counted by the pool of the node they were bound to, and a pool
+// with nodes but no pods is listed at 0.
+func TestPodsScheduledOnPool(t *testing.T) {
+	res := twoSteps(t)
+	for i, p := range res.Observed.Pods {
+		if !p.Preexisting {
+			p.Node = []string{"big-0", "big-1"}[i%2]
+		}
+	}
+	res.Observed.Pods[0].Node = "tiny-0"
+	res.Observed.Nodes = []*observe.Node{
+		{Name: "big-0", Pool: "big"}, {Name: "big-1", Pool: "big"}, {Name: "tiny-0", Pool: "tiny"},
+		{Name: "idle-0", Pool: "idle"}, {Name: "theirs"},
+	}
+	m := Compute(loadPlan(t), res)
+	if m.Run["pods_scheduled_on_pool.big"] != 4 || m.Run["pods_scheduled_on_pool.tiny"] != 1 || m.Run["pods_scheduled_on_pool.idle"] != 0 || !m.Run.Has("pods_scheduled_on_pool.idle") {
+		t.Errorf("by pool: %v", m.Run)
+	}
+	if load, more := m.Steps[0], m.Steps[1]; load["pods_scheduled_on_pool.big"] != 3 || more["pods_scheduled_on_pool.big"] != 1 {
+		t.Errorf("by step: %v %v", load["pods_scheduled_on_pool.big"], more["pods_scheduled_on_pool.big"])
+	}
+}

@@ -68,7 +68,14 @@ func (s *samples) counts(v metrics.Values, sc scope) {
 		}
 	}
 	var nCreated, nReady, nNotReady, nDeleted float64
+	poolOf := map[string]string{}
 	for _, n := range s.recs.Nodes {
+		if n.Pool != "" {
+			poolOf[n.Name] = n.Pool
+			// Listed even at 0, so that an assertion that no pod landed
+			// on a pool has something to check.
+			v["pods_scheduled_on_pool."+n.Pool] = 0
+		}
 		if n.Preexisting {
 			continue
 		}
@@ -83,6 +90,13 @@ func (s *samples) counts(v metrics.Values, sc scope) {
 			nReady++
 		case nodeAlive(n, end):
 			nNotReady++
+		}
+	}
+	// A name can belong to a deleted node and then to its replacement, in
+	// the same pool: the pool is what counts.
+	for _, p := range s.recs.Pods {
+		if pool := poolOf[p.Node]; pool != "" && !p.Preexisting && inWindow(p.At[observe.PodScheduled]) {
+			v["pods_scheduled_on_pool."+pool]++
 		}
 	}
 	for name, n := range map[string]float64{

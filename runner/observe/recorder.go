@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
 // maxExamples bounds the inexact transitions named in a report.
@@ -237,7 +239,7 @@ func (r *Recorder) node(typ watch.EventType, n *corev1.Node, at time.Duration, o
 		if typ == watch.Deleted {
 			return
 		}
-		rec = &Node{Name: n.Name, uid: uid, ServerCreated: n.CreationTimestamp.Unix()}
+		rec = &Node{Name: n.Name, Pool: n.Labels[plan.PoolLabel], uid: uid, ServerCreated: n.CreationTimestamp.Unix()}
 		r.nodes[n.Name] = rec
 		r.allNodes = append(r.allNodes, rec)
 		if origin == Initial {

@@ -108,7 +108,9 @@ type Interval struct {
 
 // Node is what the run keeps of one node.
 type Node struct {
-	Name        string
+	Name string
+	// Pool is the node's kwok-run pool, "" for a node of no pool.
+	Pool        string
 	uid         uint64
 	At          [nodeTransitions]time.Duration
 	Inexact     uint8

@@ -124,6 +124,8 @@ var catalogue = []Metric{
 	{Name: "pods_running", Unit: Count, Better: Neither, Description: "Pods that reached Running."},
 	{Name: "pods_succeeded", Unit: Count, Better: Neither, Description: "Pods that reached Succeeded."},
 	{Name: "pods_failed", Unit: Count, Better: Lower, Description: "Pods that reached Failed."},
+	{Name: "pods_scheduled_on_pool", Unit: Count, Better: Neither, Dimensions: []Dimension{{Name: "pool"}},
+		Description: "Pods bound to a node of each node pool (every pool with a node is listed, with 0 when none landed there)."},
 	{Name: "pods_unscheduled", Unit: Count, Better: Lower, Description: "Pods still unbound at the end."},
 	{Name: "pods_deleted", Unit: Count, Better: Neither, Description: "Pods gone after a deletion."},
 	{Name: "nodes_created", Unit: Count, Better: Neither, Description: "Nodes created."},

@@ -149,6 +149,57 @@ type NodePool struct {
 	// Template renders node i (0 ≤ i < Count, or a replacement's index). It is
 	// safe for concurrent use.
 	Template NodeTemplate `json:"template"`
+	// Conditions the pool's nodes report beside Ready, over the healthy
+	// ones a kubelet reports.
+	Conditions []NodeCondition `json:"conditions,omitempty"`
+	// StatusInterval is how often KWOK rewrites a node's status; zero is
+	// KWOK's own (ten minutes).
+	StatusInterval Duration `json:"status_interval,omitempty"`
+}
+
+// NodeCondition is a condition a pool's nodes report.
+type NodeCondition struct {
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// PoolLabel on a node names its pool.
+const PoolLabel = "kwok-run/pool"
+
+// HeartbeatLabel on a node says that its pool has its own KWOK stages for
+// the node's status (conditions or a status interval), and names the pool.
+const HeartbeatLabel = "kwok-run/heartbeat"
+
+// healthyConditions are a healthy kubelet's, as KWOK's own initialisation
+// sets them.
+var healthyConditions = []NodeCondition{
+	{Type: "Ready", Status: "True", Reason: "KubeletReady"},
+	{Type: "MemoryPressure", Status: "False", Reason: "KubeletHasSufficientMemory"},
+	{Type: "DiskPressure", Status: "False", Reason: "KubeletHasNoDiskPressure"},
+	{Type: "PIDPressure", Status: "False", Reason: "KubeletHasSufficientPID"},
+	{Type: "NetworkUnavailable", Status: "False", Reason: "RouteCreated"},
+}
+
+// NodeConditions are the conditions of the pool's healthy nodes: a healthy
+// kubelet's, with the pool's in place of those of the same type.
+func (p *NodePool) NodeConditions() []NodeCondition {
+	out := slices.Clone(healthyConditions)
+	for _, c := range p.Conditions {
+		if i := slices.IndexFunc(out, func(o NodeCondition) bool { return o.Type == c.Type }); i >= 0 {
+			out[i] = c
+		} else {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// OwnHeartbeat reports whether the pool's nodes need their own KWOK stages:
+// KWOK's would reset their conditions to a healthy kubelet's.
+func (p *NodePool) OwnHeartbeat() bool {
+	return len(p.Conditions) > 0 || p.StatusInterval.D() > 0
 }
 
 // NodesPerKwok is how many nodes one KWOK controller manages at most where

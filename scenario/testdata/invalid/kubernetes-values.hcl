@@ -28,6 +28,30 @@ node_pool "workers" {
   }
 }
 
+node_pool "pressured" {
+  count     = 2
+  node_type = "m5 large" # error: Invalid node_type | not a label value
+  condition "Ready" { # error: Ready is not a pool condition
+  }
+  condition "MemoryPressure" {
+    status = "Yes" # error: Invalid status | is not one of
+    reason = "not one word" # error: Invalid condition reason
+  }
+  condition "MemoryPressure" { # error: Duplicate condition
+  }
+  condition "bad type!" { # error: Invalid condition type
+  }
+  heartbeat {
+    status_interval = "1s" # error: status_interval too short
+  }
+}
+
+step "pressure" {
+  create_nodes {
+    pool = "pressured"
+  }
+}
+
 node_pool "per-node" {
   count = 12
   labels = {
