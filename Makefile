@@ -105,6 +105,8 @@ examples: build binaries
 	$(BIN) run --out bin/results/quickstart examples/quickstart.hcl
 	$(BIN) run --out bin/results/node-churn -var nodes=50 -var churn_percent=20 -var churn_for=1m examples/node-churn.hcl
 	$(BIN) run --out bin/results/pressure-nodes examples/pressure-nodes.hcl
+	$(BIN) run --out bin/results/services -var pods=200 -var services=20 -var groups=20 examples/services.hcl
+	$(BIN) run --out bin/results/custom-resources -var widgets=200 examples/custom-resources.hcl
 	$(BIN) run --out bin/results/failure-recovery -var nodes=20 examples/failure-recovery.hcl
 	$(BIN) images build
 	$(BIN) run --backend docker --out bin/results/quickstart-docker examples/quickstart.hcl

@@ -46,7 +46,22 @@ func (m *mapper) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error)
 
 // resource returns the client for an object's kind and namespace.
 func (r *runner) resource(ctx context.Context, obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
-	gvk := obj.GroupVersionKind()
+	m, err := r.mappingFor(ctx, obj.GroupVersionKind())
+	if err != nil {
+		return nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := obj.GetNamespace()
+		if ns == "" {
+			ns = "default"
+		}
+		return r.dyn.Resource(m.Resource).Namespace(ns), nil
+	}
+	return r.dyn.Resource(m.Resource), nil
+}
+
+// mappingFor resolves a kind to its resource.
+func (r *runner) mappingFor(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	var m *meta.RESTMapping
 	var err error
 	// A kind defined by a CRD applied in the same file becomes known within
@@ -64,14 +79,7 @@ func (r *runner) resource(ctx context.Context, obj *unstructured.Unstructured) (
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", gvk.Kind, err)
 	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := obj.GetNamespace()
-		if ns == "" {
-			ns = "default"
-		}
-		return r.dyn.Resource(m.Resource).Namespace(ns), nil
-	}
-	return r.dyn.Resource(m.Resource), nil
+	return m, nil
 }
 
 // FieldManager is the name kwok-run applies as.

@@ -52,6 +52,7 @@ func (r *runner) cleanup(parent context.Context) error {
 	for _, w := range r.wavesIn(func(ns string) bool { return !slices.Contains(created, ns) }) {
 		note(r.deleteWave(ctx, w))
 	}
+	note(r.deleteObjectWaves(ctx, created))
 	for _, ns := range created {
 		err := r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {

@@ -162,6 +162,7 @@ func (r *runner) startMeasuring(ctx context.Context) (err error) {
 		if r.tracker, err = startTracker(ctx, r.watchCS, r.recorder); err != nil {
 			return
 		}
+		r.recorder.SetSelectRunning(r.tracker.runningPods)
 		scrapeCtx, stop := context.WithCancel(context.Background())
 		r.stopScraper = stop
 		r.scraper.Mark(ctx)
@@ -204,6 +205,8 @@ type runner struct {
 	mu    sync.Mutex
 	pools map[string]*poolNodes
 	waves map[string]*waveState
+	// objectWaves are the create_objects waves, by name.
+	objectWaves map[string]*objectWave
 	// applied are the objects apply created, in order, for Cleanup.
 	applied []appliedObject
 
@@ -269,7 +272,7 @@ func newRunner(p *plan.Plan, opts Options, start time.Time) (*runner, error) {
 	}
 	r := &runner{
 		plan: p, opts: opts, cs: cs, dyn: dyn, ops: &opLog{},
-		pools: map[string]*poolNodes{}, waves: map[string]*waveState{},
+		pools: map[string]*poolNodes{}, waves: map[string]*waveState{}, objectWaves: map[string]*objectWave{},
 		backgroundFailed: make(chan error, 1),
 		watchCS:          watchCS, recorder: observe.NewRecorder(start), requests: reqs,
 		scraper: scrape.New(opts.Cluster, scrape.Options{Start: start, Every: opts.ScrapeEvery}),
@@ -367,6 +370,12 @@ func (a *actionCtx) run(ctx context.Context, act plan.Action) error {
 		return a.scalePods(ctx, act)
 	case *plan.DeletePods:
 		return a.deletePods(ctx, act)
+	case *plan.CreateObjects:
+		return a.createObjects(ctx, act)
+	case *plan.UpdateObjects:
+		return a.updateObjects(ctx, act)
+	case *plan.DeleteObjects:
+		return a.deleteObjects(ctx, act)
 	case *plan.Apply:
 		return a.apply(ctx, act)
 	case *plan.RestartComponent:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -775,6 +777,147 @@ step "heartbeats" {
 		// since: the heartbeat is later than the spell's end.
 		if age := mem.LastHeartbeatTime.Sub(n.CreationTimestamp.Time); age < 10*time.Second {
 			t.Errorf("%s: last heartbeat %s after creation, want a heartbeat after the spell", name, age)
+		}
+	}
+}
+
+const serviceYAML = `apiVersion: v1
+kind: Service
+metadata:
+  name: web-${count.index}
+spec:
+  selector:
+    app: web
+  ports:
+  - port: ${8080 + count.index}
+`
+
+// Objects of any kind in bulk: ConfigMaps spread over namespaces, Services
+// from a templated manifest (ClusterIPs allocated, EndpointSlices listing
+// the Running pods they select), custom objects of a CRD applied first;
+// then updates and deletions of some of them.
+func TestObjectWaves(t *testing.T) {
+	p := play(t, `
+scenario "objects" {
+  timeout = "5m"
+}
+node_pool "n" {
+  count = 2
+}
+step "setup" {
+  create_nodes {
+    pool = "n"
+  }
+  apply {
+    files = ["crd.yaml"]
+  }
+  wait "nodes_ready" {
+    pool = "n"
+  }
+}
+step "create" {
+  create_pods "web" {
+    namespace = "default"
+    count     = 4
+    labels    = { app = "web" }
+  }
+  create_objects "config" {
+    count     = 30
+    namespace = "cm-${count.index % 3}"
+    object = {
+      apiVersion = "v1"
+      kind       = "ConfigMap"
+      data       = { index = "i-${count.index}" }
+    }
+    rate = 100
+  }
+  create_objects "services" {
+    count    = 3
+    manifest = "service.yaml"
+  }
+  create_objects "widgets" {
+    count  = 20
+    object = { apiVersion = "example.com/v1", kind = "Widget", metadata = { namespace = "default" }, spec = { size = count.index } }
+  }
+  wait "pods_running" {
+    wave = "web"
+  }
+}
+step "change" {
+  update_objects "config" {
+    percent  = 50
+    every    = "1s"
+    duration = "2s"
+    patch    = { data = { touched = "t-${count.index}" } }
+  }
+  delete_objects "widgets" {
+    count = 5
+  }
+}
+`, map[string]string{"crd.yaml": crdYAML, "service.yaml": serviceYAML}, scenario.Options{})
+	p.mustSucceed(t)
+	ctx := context.Background()
+	var touched, updated int
+	for ns := range 3 {
+		list, err := p.cs.CoreV1().ConfigMaps(fmt.Sprintf("cm-%d", ns)).List(ctx, metav1.ListOptions{LabelSelector: "kwok-run/wave=config"})
+		if err != nil || len(list.Items) != 10 {
+			t.Fatalf("cm-%d holds %d ConfigMaps of the wave (%v), want 10", ns, len(list.Items), err)
+		}
+		for _, cm := range list.Items {
+			if want := "i-" + strings.TrimPrefix(cm.Name, "config-"); cm.Data["index"] != want {
+				t.Errorf("cm-%d/%s data %v", ns, cm.Name, cm.Data)
+			}
+			if cm.Data["touched"] == "t-"+strings.TrimPrefix(cm.Name, "config-") {
+				touched++
+			}
+			if cm.Annotations["kwok-run/update"] != "" {
+				updated++
+			}
+		}
+	}
+	// Two rounds of half the wave, drawn anew each round.
+	if touched < 15 || touched != updated {
+		t.Errorf("%d ConfigMaps patched, %d annotated; want at least 15, the same", touched, updated)
+	}
+	for i := range 3 {
+		svc, err := p.cs.CoreV1().Services("default").Get(ctx, fmt.Sprintf("web-%d", i), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if svc.Spec.ClusterIP == "" || svc.Spec.Ports[0].Port != int32(8080+i) {
+			t.Errorf("service web-%d: ClusterIP %q, port %d", i, svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+		}
+	}
+	// The controller-manager fills the EndpointSlices on its own time.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		eps, err := p.cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web-1"})
+		var ready int
+		if err == nil {
+			for _, s := range eps.Items {
+				for _, e := range s.Endpoints {
+					if e.Conditions.Ready != nil && *e.Conditions.Ready {
+						ready++
+					}
+				}
+			}
+		}
+		if ready == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web-1's EndpointSlices list %d ready endpoints, want the 4 Running pods (%v)", ready, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	widgets, err := p.dyn.Resource(schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}).Namespace("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(widgets.Items) != 15 {
+		t.Fatalf("%d widgets left (%v), want 20 created, 5 deleted", len(widgets.Items), err)
+	}
+	for _, w := range widgets.Items {
+		size, _, _ := unstructured.NestedInt64(w.Object, "spec", "size")
+		if want := strings.TrimPrefix(w.GetName(), "widgets-"); fmt.Sprint(size) != want {
+			t.Errorf("%s has size %d", w.GetName(), size)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
@@ -39,7 +40,7 @@ type tracker struct {
 }
 
 // trackedKinds are the kinds the runner watches from before its first step.
-var trackedKinds = []string{observe.Pods, observe.Nodes, observe.Deployments, observe.Jobs}
+var trackedKinds = []string{observe.Pods, observe.Nodes, observe.Deployments, observe.Jobs, observe.Services, observe.EndpointSlices}
 
 // startTracker starts one reflector per tracked kind and returns once every
 // one has listed what exists.
@@ -161,6 +162,11 @@ func reduce(obj any) any {
 		return &batchv1.Job{ObjectMeta: meta(o.ObjectMeta), Status: batchv1.JobStatus{
 			Conditions: o.Status.Conditions, Succeeded: o.Status.Succeeded, Failed: o.Status.Failed,
 		}}
+	case *corev1.Service:
+		// The recorder has timed it; waits read none of it.
+		return &corev1.Service{ObjectMeta: meta(o.ObjectMeta)}
+	case *discoveryv1.EndpointSlice:
+		return &discoveryv1.EndpointSlice{ObjectMeta: meta(o.ObjectMeta)}
 	}
 	return obj
 }
@@ -190,6 +196,22 @@ func (t *tracker) deleted(obj any) {
 			t.goneMu.Unlock()
 		}
 	}
+}
+
+// runningPods are the Running pods of namespace that selector matches, by
+// name: what a Service's EndpointSlices should list.
+func (t *tracker) runningPods(namespace string, selector map[string]string) []string {
+	objs, err := t.list(observe.Pods, namespace, selector)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, o := range objs {
+		if p, ok := o.(*trackedPod); ok && p.phase == corev1.PodRunning && !p.deleting {
+			out = append(out, p.name)
+		}
+	}
+	return out
 }
 
 // podsGone is how many pods of a wave were deleted, by anyone.

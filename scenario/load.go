@@ -249,7 +249,9 @@ type decoder struct {
 	pools      map[string]*poolState
 	lifecycles map[string]hcl.Range
 	waves      map[string]*waveState
-	steps      map[string]hcl.Range
+	// objectWaves are the create_objects waves decoded so far.
+	objectWaves map[string]*objectWave
+	steps       map[string]hcl.Range
 	// scenarioRange is blamed for problems with the scenario as a whole.
 	scenarioRange *hcl.Range
 }

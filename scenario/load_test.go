@@ -675,3 +675,96 @@ step "s" {
 		t.Errorf("labels written out must win over node_type: %v", n2.Labels)
 	}
 }
+
+func TestObjectWaves(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "service.yaml"), []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: web-${count.index}
+  labels:
+    app: web
+spec:
+  selector:
+    app: web-${count.index % 10}
+  ports:
+  - port: 80
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+scenario "objects" {}
+step "create" {
+  create_objects "config" {
+    count     = 100
+    namespace = "load-${count.index % 4}"
+    object = {
+      apiVersion = "v1"
+      kind       = "ConfigMap"
+      data       = { index = "i-${count.index}" }
+    }
+  }
+  create_objects "services" {
+    count    = 10
+    manifest = "service.yaml"
+    rate     = 5
+  }
+}
+step "churn" {
+  update_objects "config" {
+    percent  = 10
+    every    = "1s"
+    duration = "3s"
+    patch    = { data = { touched = "yes-${count.index}" } }
+  }
+  delete_objects "services" {
+    count = 5
+  }
+}
+`
+	path := filepath.Join(dir, "s.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoader()
+	p, diags := l.Load(path, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	config := p.Steps[0].Actions[0].(*plan.CreateObjects)
+	services := p.Steps[0].Actions[1].(*plan.CreateObjects)
+	if config.Kind != "ConfigMap" || config.APIVersion != "v1" || services.Kind != "Service" || plan.MinDuration(services) != 1800*time.Millisecond {
+		t.Errorf("kinds %s %s %s %s, services take %s", config.APIVersion, config.Kind, services.APIVersion, services.Kind, plan.MinDuration(services))
+	}
+	c7, err := config.Template.Manifest(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"apiVersion":"v1","data":{"index":"i-7"},"kind":"ConfigMap","metadata":{"labels":{"kwok-run/wave":"config"},"name":"config-7","namespace":"load-3"}}`
+	if got, _ := json.Marshal(c7); string(got) != want {
+		t.Errorf("config 7:\n got %s\nwant %s", got, want)
+	}
+	s3, err := services.Template.Manifest(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"apiVersion":"v1","kind":"Service","metadata":{"labels":{"app":"web","kwok-run/wave":"services"},"name":"web-3"},"spec":{"ports":[{"port":80}],"selector":{"app":"web-3"}}}`
+	if got, _ := json.Marshal(s3); string(got) != want {
+		t.Errorf("service 3:\n got %s\nwant %s", got, want)
+	}
+	if _, isInt := s3["spec"].(map[string]any)["ports"].([]any)[0].(map[string]any)["port"].(int64); !isInt {
+		t.Error("a port must stay an integer")
+	}
+	up := p.Steps[1].Actions[0].(*plan.UpdateObjects)
+	patch, err := up.Patch.Manifest(4)
+	if err != nil || patch["data"].(map[string]any)["touched"] != "yes-4" || up.Amount.Percent != 10 || up.For.D() != 3*time.Second {
+		t.Errorf("update: %+v patch %v %v", up, patch, err)
+	}
+	if del := p.Steps[1].Actions[1].(*plan.DeleteObjects); del.Amount.Count != 5 || del.Name != "services" {
+		t.Errorf("delete: %+v", del)
+	}
+	var out bytes.Buffer
+	if err := p.WriteJSON(&out); err != nil || !strings.Contains(out.String(), `"name": "config-99"`) {
+		t.Errorf("the plan's JSON shows the last copy: %v", err)
+	}
+}

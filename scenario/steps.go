@@ -26,6 +26,9 @@ var stepSchema = &hcl.BodySchema{
 		{Type: "create_pods", LabelNames: []string{"name"}},
 		{Type: "scale_pods", LabelNames: []string{"wave"}},
 		{Type: "delete_pods"}, {Type: "apply"},
+		{Type: "create_objects", LabelNames: []string{"name"}},
+		{Type: "update_objects", LabelNames: []string{"wave"}},
+		{Type: "delete_objects", LabelNames: []string{"wave"}},
 		{Type: "restart_component"}, {Type: "stop_component"},
 		{Type: "wait", LabelNames: []string{"condition"}},
 		{Type: "sleep"}, {Type: "exec"},
@@ -48,6 +51,7 @@ type waveState struct {
 func (d *decoder) decodeSteps(blocks hcl.Blocks, file hcl.Body) {
 	d.steps = map[string]hcl.Range{}
 	d.waves = map[string]*waveState{}
+	d.objectWaves = map[string]*objectWave{}
 	usedLifecycles := map[string]bool{}
 	if len(blocks) == 0 {
 		d.diags = append(d.diags, &hcl.Diagnostic{
@@ -128,6 +132,12 @@ func (d *decoder) decodeAction(blk *hcl.Block, step *plan.Step) plan.Action {
 		return d.decodeDeletePods(blk)
 	case "apply":
 		return d.decodeApply(blk)
+	case "create_objects":
+		return d.decodeCreateObjects(blk, step)
+	case "update_objects":
+		return d.decodeUpdateObjects(blk, step)
+	case "delete_objects":
+		return d.decodeDeleteObjects(blk, step)
 	case "restart_component":
 		return d.decodeRestart(blk)
 	case "stop_component":
@@ -315,6 +325,11 @@ func (d *decoder) decodeCreatePods(blk *hcl.Block, step *plan.Step) plan.Action 
 	if w, ok := d.waves[name]; ok {
 		d.errorf(blk.LabelRanges[0], fmt.Sprintf("Duplicate create_pods %q", name),
 			"Step %q already creates a wave named %q; waves name their objects, so names must be unique.", w.step, name)
+		return nil
+	}
+	if w, ok := d.objectWaves[name]; ok {
+		d.errorf(blk.LabelRanges[0], fmt.Sprintf("Duplicate wave %q", name),
+			"Step %q creates objects in a wave named %q; waves of pods and of objects share their names.", w.step, name)
 		return nil
 	}
 	if a.Kind == plan.KindPod {

@@ -16,7 +16,7 @@ var latencyOrder = []string{
 	"pod_scheduling_latency", "pod_running_latency", "pod_startup_latency", "pod_ready_latency",
 	"pod_completion_latency", "pod_deletion_latency", "simulator_lag",
 	"node_ready_latency", "node_recovery_latency", "node_deletion_latency",
-	"deployment_available_latency", "job_completion_latency",
+	"deployment_available_latency", "job_completion_latency", "service_endpoints_latency",
 }
 
 // collect turns the records into sorted samples. Only timed transitions
@@ -100,6 +100,15 @@ func collect(p *plan.Plan, res *runner.Result) *samples {
 			s.inexact = append(s.inexact, j.Created)
 		case j.Complete > 0:
 			add("job_completion_latency", j.Created, j.Complete)
+		}
+	}
+	for _, svc := range res.Observed.Services {
+		switch {
+		case svc.Preexisting || svc.EndpointsReady == 0:
+		case svc.Inexact:
+			s.inexact = append(s.inexact, svc.EndpointsReady)
+		default:
+			add("service_endpoints_latency", svc.From, svc.EndpointsReady)
 		}
 	}
 	for _, w := range res.Observed.Watches {

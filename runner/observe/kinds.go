@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -39,6 +40,14 @@ func ListWatch(cs kubernetes.Interface, kind string) (cache.ListerWatcherWithCon
 		c := cs.BatchV1().Jobs("")
 		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }
 		wat, obj = c.Watch, &batchv1.Job{}
+	case Services:
+		c := cs.CoreV1().Services("")
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }
+		wat, obj = c.Watch, &corev1.Service{}
+	case EndpointSlices:
+		c := cs.DiscoveryV1().EndpointSlices("")
+		list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }
+		wat, obj = c.Watch, &discoveryv1.EndpointSlice{}
 	default:
 		return nil, nil, fmt.Errorf("nothing observes %s", kind)
 	}

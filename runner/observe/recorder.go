@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -41,6 +42,9 @@ type Recorder struct {
 	allDeployments []*Deployment
 	jobs           map[objKey]*Job
 	allJobs        []*Job
+	services       map[objKey]*Service
+	allServices    []*Service
+	selectRunning  SelectRunning
 	watches        map[string]*WatchStats
 	examples       []string
 }
@@ -52,7 +56,7 @@ func NewRecorder(start time.Time) *Recorder {
 	return &Recorder{
 		start: start,
 		pods:  map[objKey]*Pod{}, nodes: map[string]*Node{},
-		deployments: map[objKey]*Deployment{}, jobs: map[objKey]*Job{},
+		deployments: map[objKey]*Deployment{}, jobs: map[objKey]*Job{}, services: map[objKey]*Service{},
 		watches: map[string]*WatchStats{},
 	}
 }
@@ -67,10 +71,10 @@ func (r *Recorder) Records() Records {
 	defer r.mu.Unlock()
 	out := Records{
 		Pods: slices.Clone(r.allPods), Nodes: slices.Clone(r.allNodes),
-		Deployments: slices.Clone(r.allDeployments), Jobs: slices.Clone(r.allJobs),
+		Deployments: slices.Clone(r.allDeployments), Jobs: slices.Clone(r.allJobs), Services: slices.Clone(r.allServices),
 		Examples: slices.Clone(r.examples),
 	}
-	for _, k := range []string{Pods, Nodes, Deployments, Jobs} {
+	for _, k := range []string{Pods, Nodes, Deployments, Jobs, Services, EndpointSlices} {
 		if w := r.watches[k]; w != nil {
 			c := *w
 			c.Resumed = slices.Clone(w.Resumed)
@@ -102,6 +106,10 @@ func (r *Recorder) observe(kind string, typ watch.EventType, obj runtime.Object,
 		r.deployment(typ, o, at, origin)
 	case *batchv1.Job:
 		r.job(typ, o, at, origin)
+	case *corev1.Service:
+		r.service(typ, o, at, origin)
+	case *discoveryv1.EndpointSlice:
+		r.endpointSlice(typ, o, at, origin)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -217,5 +218,52 @@ func BenchmarkPodRecordBytes(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/pod")
 		runtime.KeepAlive(r)
+	}
+}
+
+func endpointSlice(name, service string, ready int) *discoveryv1.EndpointSlice {
+	es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "ns", Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: service},
+	}}
+	for range ready {
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
+	es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}})
+	return es
+}
+
+// A Service's endpoints are ready when its slices, together, list as many
+// ready endpoints as it selects Running pods; the latency runs from the
+// later of its creation and the last of those pods' Running.
+func TestServiceEndpointsReady(t *testing.T) {
+	r := NewRecorder(time.Now())
+	running := []string{"a", "b", "c"}
+	r.SetSelectRunning(func(ns string, sel map[string]string) []string {
+		if ns != "ns" || sel["app"] != "web" {
+			t.Errorf("asked for %s %v", ns, sel)
+		}
+		return running
+	})
+	for i, name := range running {
+		r.observe(Pods, watch.Added, pod(name, "u"+name, "n1", corev1.PodRunning, true), time.Duration(100+i)*ms, Live)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "s1"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}}}
+	r.observe(Services, watch.Added, svc, 50*ms, Live)
+	headless := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "external", UID: "s2"}}
+	r.observe(Services, watch.Added, headless, 60*ms, Live)
+	r.observe(EndpointSlices, watch.Added, endpointSlice("web-1", "web", 2), 200*ms, Live)
+	if s := r.Records().Services[0]; s.EndpointsReady != 0 {
+		t.Fatalf("ready at %s with 2 of 3 pods listed", s.EndpointsReady)
+	}
+	r.observe(EndpointSlices, watch.Added, endpointSlice("web-2", "web", 1), 300*ms, Live)
+	// Later changes do not move the moment.
+	r.observe(EndpointSlices, watch.Modified, endpointSlice("web-2", "web", 0), 400*ms, Live)
+	r.observe(EndpointSlices, watch.Modified, endpointSlice("web-2", "web", 1), 500*ms, Live)
+	recs := r.Records()
+	if len(recs.Services) != 1 {
+		t.Fatalf("%d services recorded, want the one with a selector", len(recs.Services))
+	}
+	if s := recs.Services[0]; s.EndpointsReady != 300*ms || s.From != 102*ms || s.Inexact {
+		t.Errorf("endpoints ready at %s from %s (inexact %v), want 300ms from 102ms", s.EndpointsReady, s.From, s.Inexact)
 	}
 }

@@ -8,8 +8,10 @@ import (
 const (
 	Pods        = "pods"
 	Nodes       = "nodes"
-	Deployments = "deployments"
-	Jobs        = "jobs"
+	Deployments    = "deployments"
+	Jobs           = "jobs"
+	Services       = "services"
+	EndpointSlices = "endpointslices"
 )
 
 // Origin is how an object's state reached kwok-run, which decides whether
@@ -164,6 +166,7 @@ type Records struct {
 	Nodes       []*Node
 	Deployments []*Deployment
 	Jobs        []*Job
+	Services    []*Service
 	Watches     []WatchStats
 	// Examples names a few transitions that could not be timed.
 	Examples []string

@@ -97,6 +97,8 @@ var catalogue = []Metric{
 		Description: "Deployment created or scaled until all its replicas are available."},
 	{Name: "job_completion_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
 		Description: "Job created until Complete."},
+	{Name: "service_endpoints_latency", Unit: Seconds, Better: Lower, Stats: SampleStats,
+		Description: "From a Service's creation (or the Running of the last pod it selects, if later) until its EndpointSlices list every Running pod it selects as ready; Services with a selector created during the run."},
 	{Name: "simulator_lag", Unit: Seconds, Better: Lower, Stats: SampleStats,
 		Description: "Measured pod_running_latency beyond the longest delay the pod_lifecycle in force could draw (ready_after + jitter; none for KWOK's default stages), floored at 0: time the pod spent queued in KWOK. Large values mean the simulator, not the control plane, is the bottleneck."},
 

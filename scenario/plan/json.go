@@ -47,11 +47,38 @@ func (p *NodePool) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(struct {
-		Name     string              `json:"name"`
-		Count    int                 `json:"count"`
-		Template map[string]string   `json:"template,omitempty"`
-		Examples []Example[NodeSpec] `json:"examples"`
-	}{p.Name, p.Count, p.Template.Source(), examples})
+		Name           string              `json:"name"`
+		Count          int                 `json:"count"`
+		Template       map[string]string   `json:"template,omitempty"`
+		Examples       []Example[NodeSpec] `json:"examples"`
+		Conditions     []NodeCondition     `json:"conditions,omitempty"`
+		StatusInterval Duration            `json:"status_interval,omitempty"`
+	}{p.Name, p.Count, p.Template.Source(), examples, p.Conditions, p.StatusInterval})
+}
+
+func (c *CreateObjects) MarshalJSON() ([]byte, error) {
+	examples, err := Examples(c.Count, c.Template.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	type fields CreateObjects
+	return json.Marshal(struct {
+		*fields
+		Template map[string]string         `json:"template,omitempty"`
+		Examples []Example[map[string]any] `json:"examples"`
+	}{(*fields)(c), c.Template.Source(), examples})
+}
+
+func (u *UpdateObjects) MarshalJSON() ([]byte, error) {
+	type fields UpdateObjects
+	var patch map[string]string
+	if u.Patch != nil {
+		patch = u.Patch.Source()
+	}
+	return json.Marshal(struct {
+		*fields
+		Patch map[string]string `json:"patch,omitempty"`
+	}{(*fields)(u), patch})
 }
 
 func (c *CreatePods) MarshalJSON() ([]byte, error) {

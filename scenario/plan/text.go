@@ -357,6 +357,12 @@ func describe(a Action) (string, error) {
 		return fmt.Sprintf("%s: %s in %s, %s", a.Name, what, a.Namespace, a.Rate), nil
 	case *ScalePods:
 		return fmt.Sprintf("%s: %s in %s to %d pods in all", a.Wave, counted(a.Objects, a.Kind), a.Namespace, a.Count), nil
+	case *CreateObjects:
+		return fmt.Sprintf("%s: %s (%s), %s", a.Name, counted(a.Count, a.Kind), a.APIVersion, a.Rate), nil
+	case *UpdateObjects:
+		return fmt.Sprintf("%s: %s of the objects every %s for %s, %s", a.Name, a.Amount, a.Every, a.For, a.Rate), nil
+	case *DeleteObjects:
+		return fmt.Sprintf("%s: %s of the objects, %s", a.Name, a.Amount, a.Rate), nil
 	case *DeletePods:
 		return fmt.Sprintf("%s of the pods in %s%s, %s", a.Amount, a.Namespace, selector(a.Selector), a.Rate), nil
 	case *Apply:

@@ -26,6 +26,12 @@ func MinDuration(a Action) time.Duration {
 		return a.Rate.timeFor(a.Amount.Count)
 	case *DeletePods:
 		return a.Rate.timeFor(a.Amount.Count)
+	case *CreateObjects:
+		return a.Rate.timeFor(a.Count)
+	case *DeleteObjects:
+		return a.Rate.timeFor(a.Amount.Count)
+	case *UpdateObjects:
+		return a.For.D()
 	case *ChurnNodes:
 		return a.For.D()
 	case *Sleep:
