@@ -6,8 +6,8 @@ import (
 
 // Kinds the runner observes, as their resources are named.
 const (
-	Pods        = "pods"
-	Nodes       = "nodes"
+	Pods           = "pods"
+	Nodes          = "nodes"
 	Deployments    = "deployments"
 	Jobs           = "jobs"
 	Services       = "services"
