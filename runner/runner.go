@@ -57,6 +57,9 @@ type Result struct {
 	Observed observe.Records
 	Requests map[requests.Key][]requests.Sample
 	Scrape   scrape.Result
+	// WaveResources maps each create_objects wave to its resource as the
+	// apiserver counts stored objects: "configmaps", "widgets.example.com".
+	WaveResources map[string]string
 }
 
 // StepResult is one step's outcome.
@@ -193,6 +196,13 @@ func (r *runner) stopMeasuring(res *Result) {
 	res.Observed = r.recorder.Records()
 	res.Requests = r.requests.Samples()
 	res.Scrape = r.scraper.Result()
+	r.mu.Lock()
+	res.WaveResources = map[string]string{}
+	for name, w := range r.objectWaves {
+		gr := w.mapping.Resource.GroupResource()
+		res.WaveResources[name] = gr.String()
+	}
+	r.mu.Unlock()
 }
 
 type runner struct {

@@ -78,7 +78,8 @@ func Compute(p *plan.Plan, res *runner.Result) *Measured {
 		}
 	}
 	m.ServerSide = s.crossChecks()
-	m.Series = append(s.objectSeries(end), s.throughputSeries(end)...)
+	m.Series = append(s.objectSeries(end), s.storedSeries(res.WaveResources)...)
+	m.Series = append(m.Series, s.throughputSeries(end)...)
 	m.Series = append(m.Series, res.Scrape.Series()...)
 	m.Measurement = measurement(res, len(s.inexact))
 	return m

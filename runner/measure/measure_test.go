@@ -3,6 +3,8 @@ package measure
 import (
 	"errors"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/kwok-run/kwok-run/runner"
 	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/runner/requests"
+	"github.com/kwok-run/kwok-run/runner/scrape"
 	"github.com/kwok-run/kwok-run/scenario"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
@@ -228,5 +231,27 @@ func TestPodsScheduledOnPool(t *testing.T) {
 	}
 	if load, more := m.Steps[0], m.Steps[1]; load["pods_scheduled_on_pool.big"] != 3 || more["pods_scheduled_on_pool.big"] != 1 {
 		t.Errorf("by step: %v %v", load["pods_scheduled_on_pool.big"], more["pods_scheduled_on_pool.big"])
+	}
+}
+
+// A create_objects wave's resource is drawn as the apiserver stored it.
+func TestStoredSeries(t *testing.T) {
+	res := twoSteps(t)
+	res.WaveResources = map[string]string{"w1": "widgets.example.com", "w2": "widgets.example.com", "cm": "configmaps"}
+	res.Scrape.Samples = []scrape.Sample{
+		{At: 5 * s, Component: "apiserver", Objects: map[string]float64{"widgets.example.com": 10, "pods": 3}},
+		{At: 5 * s, Component: "etcd"},
+		{At: 10 * s, Component: "apiserver", Objects: map[string]float64{"widgets.example.com": 25, "configmaps": 7}},
+	}
+	m := Compute(loadPlan(t), res)
+	got := map[string][][2]float64{}
+	for _, sr := range m.Series {
+		if strings.HasSuffix(sr.Name, " stored") {
+			got[sr.Name] = sr.Points
+		}
+	}
+	want := map[string][][2]float64{"widgets.example.com stored": {{5, 10}, {10, 25}}, "configmaps stored": {{10, 7}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("stored series %v, want %v", got, want)
 	}
 }

@@ -133,6 +133,31 @@ func level(name string, deltas []delta, step, end time.Duration) reports.Series 
 	}
 }
 
+// storedSeries are how many objects of each create_objects wave's resource
+// the apiserver stored over the run, as scraped.
+func (s *samples) storedSeries(waveResources map[string]string) []reports.Series {
+	var resources []string
+	for _, res := range waveResources {
+		if !slices.Contains(resources, res) {
+			resources = append(resources, res)
+		}
+	}
+	slices.Sort(resources)
+	var out []reports.Series
+	for _, res := range resources {
+		sr := reports.Series{Name: res + " stored", Group: reports.GroupObjects, Unit: "objects"}
+		for _, smp := range s.scrape.Samples {
+			if n, ok := smp.Objects[res]; ok {
+				sr.Points = append(sr.Points, [2]float64{smp.At.Seconds(), n})
+			}
+		}
+		if len(sr.Points) > 0 {
+			out = append(out, sr)
+		}
+	}
+	return out
+}
+
 // objectSeries are how many pods and nodes existed, were bound, Running or
 // Ready over the run.
 func (s *samples) objectSeries(end time.Duration) []reports.Series {
