@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -456,5 +460,52 @@ assert "only a warning" {
 	junit, _ := os.ReadFile(filepath.Join(dir, "r4", "junit.xml"))
 	if !strings.Contains(string(junit), `failures="2"`) {
 		t.Errorf("junit.xml should count two failures:\n%s", junit)
+	}
+}
+
+// No scenario that the loader rejects reaches an apiserver: run against a
+// stand-in apiserver that counts requests, every broken fixture exits 2
+// without a single one.
+func TestRejectedScenariosReachNoAPIServer(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "not an apiserver", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	kc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: %q}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n", srv.URL)
+	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../../../scenario/testdata/invalid/*.hcl")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("%d invalid fixtures (%v)", len(files), err)
+	}
+	bomb := filepath.Join(dir, "bomb.hcl")
+	if err := os.WriteFile(bomb, []byte(`scenario "bomb" {
+  description = jsonencode([for i in range(1000): [for j in range(1000): [for k in range(1000): k]]])
+}
+step "s" {
+  sleep {
+    duration = "1s"
+  }
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, bomb) {
+		r := run(t, "", "run", "--kubeconfig", kubeconfig, "--out", filepath.Join(dir, "out-"+filepath.Base(f)), f)
+		if r.code != ExitUsage || !strings.Contains(r.errOut, "error:") {
+			t.Errorf("%s: exit %d, want %d with its errors:\n%s", f, r.code, ExitUsage, r.errOut)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("rejected scenarios sent %d requests to the apiserver", n)
+	}
+	// The stand-in is one a valid scenario does reach.
+	if r := run(t, "", "run", "--kubeconfig", kubeconfig, "--out", filepath.Join(dir, "valid"), "../../../examples/quickstart.hcl"); r.code == ExitOK || requests.Load() == 0 {
+		t.Errorf("a valid scenario: exit %d after %d requests", r.code, requests.Load())
 	}
 }
