@@ -214,3 +214,67 @@ func TestKilledRunIsCleanedUp(t *testing.T) {
 		})
 	}
 }
+
+// Two runs of different scenarios at once on one machine, sharing its
+// registry: no port, name or directory clash; both pass, they overlap, and
+// nothing of either is left.
+func TestTwoRunsAtOnce(t *testing.T) {
+	binariestest.Cached(t)
+	bin := build(t)
+	state := filepath.Join(t.TempDir(), "state")
+	scenarios := map[string]string{
+		"alpha": "node_pool \"a\" {\n  count = 4\n}\nstep \"nodes\" {\n  create_nodes {\n    pool = \"a\"\n  }\n  wait \"nodes_ready\" {\n    pool = \"a\"\n  }\n}\nstep \"pods\" {\n  create_pods \"web\" {\n    count = 20\n  }\n  wait \"pods_running\" {\n    wave = \"web\"\n  }\n}\nstep \"hold\" {\n  sleep {\n    duration = \"10s\"\n  }\n}\n",
+		"beta":  "node_pool \"b\" {\n  count = 3\n}\nstep \"nodes\" {\n  create_nodes {\n    pool = \"b\"\n  }\n  wait \"nodes_ready\" {\n    pool = \"b\"\n  }\n}\nstep \"hold\" {\n  sleep {\n    duration = \"15s\"\n  }\n}\n",
+	}
+	type running struct {
+		cmd     *exec.Cmd
+		results string
+		stderr  lockedBuffer
+	}
+	var runs []*running
+	for name, body := range scenarios {
+		dir := t.TempDir()
+		file := filepath.Join(dir, name+".hcl")
+		if err := os.WriteFile(file, []byte("scenario \""+name+"\" {}\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := &running{results: filepath.Join(dir, "results")}
+		r.cmd = exec.Command(bin, "run", file, "--binary-sources", "cache", "--out", r.results)
+		r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+		r.cmd.Stderr = &r.stderr
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.cmd.Process.Kill() })
+		runs = append(runs, r)
+	}
+	var spans [][2]time.Time
+	for _, r := range runs {
+		done := make(chan error, 1)
+		go func() { done <- r.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", r.results, err, r.stderr.String())
+			}
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("still running after 5 minutes:\n%s", r.stderr.String())
+		}
+		rep, err := reports.Read(r.results)
+		if err != nil || rep.Outcome.Status != reports.Passed {
+			t.Fatalf("%s: %v %+v", r.results, err, rep)
+		}
+		spans = append(spans, [2]time.Time{rep.Started, rep.Started.Add(time.Duration(rep.Duration * float64(time.Second)))})
+	}
+	if !spans[0][0].Before(spans[1][1]) || !spans[1][0].Before(spans[0][1]) {
+		t.Errorf("the runs did not overlap: %v", spans)
+	}
+	if entries, _ := (&registry.Registry{Dir: filepath.Join(state, "kwok-run")}).List(); len(entries) != 0 {
+		t.Errorf("clusters left registered: %v", entries)
+	}
+	for _, r := range runs {
+		if out, _ := exec.Command("pgrep", "-f", r.results).Output(); len(out) > 0 {
+			t.Errorf("processes of %s left: %s", r.results, out)
+		}
+	}
+}

@@ -126,3 +126,23 @@ func TestSignalWhileWritingTheResults(t *testing.T) {
 		t.Errorf("outcome %+v, want interrupted (143) while writing the results", got.Outcome)
 	}
 }
+
+// Two runs of one scenario started in the same second get a results
+// directory each.
+func TestResultsDirectoryClaimedPerRun(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "results", "quickstart-20261129T050000Z")
+	seen := map[string]bool{}
+	for range 3 {
+		dir, err := claimResultsDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[dir] {
+			t.Fatalf("%s handed out twice", dir)
+		}
+		seen[dir] = true
+	}
+	if !seen[base] || !seen[base+"-2"] || !seen[base+"-3"] {
+		t.Errorf("directories %v", seen)
+	}
+}

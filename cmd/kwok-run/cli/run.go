@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -116,10 +117,14 @@ compare reads such a directory as one side.
 // out names one) and checks it can be written, now rather than after a run
 // whose report would be lost, and finds the binaries and the registry.
 func (f *clusterFlags) prepare(s Streams, out, name string) (string, *binaries.Resolver, *registry.Registry, error) {
+	var err error
 	if out == "" {
-		out = filepath.Join("results", fmt.Sprintf("%s-%s", name, time.Now().UTC().Format("20060102T150405Z")))
+		out, err = claimResultsDir(filepath.Join("results", fmt.Sprintf("%s-%s", name, time.Now().UTC().Format("20060102T150405Z"))))
+		if err != nil {
+			return "", nil, nil, exit(ExitInfrastructure, fmt.Errorf("the results directory: %w", err))
+		}
 	}
-	out, err := filepath.Abs(out)
+	out, err = filepath.Abs(out)
 	if err != nil {
 		return "", nil, nil, exit(ExitUsage, err)
 	}
@@ -359,6 +364,29 @@ func writeEvents(dir string, res *runner.Result) error {
 const probeBytes = 4 << 20
 
 // writable creates dir and checks that probeBytes can be written in it.
+// claimResultsDir creates base, or base-2, base-3 … when another run of the
+// same scenario started in the same second: each run gets a directory of
+// its own, claimed by creating it.
+func claimResultsDir(base string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", err
+	}
+	for n := 1; n <= 100; n++ {
+		dir := base
+		if n > 1 {
+			dir = fmt.Sprintf("%s-%d", base, n)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s and 99 more like it exist already", base)
+}
+
 func writable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
