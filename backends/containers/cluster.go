@@ -795,6 +795,13 @@ func (c *Cluster) teardown(removeRunDir bool) error {
 		}
 		if removeRunDir {
 			errs = append(errs, os.RemoveAll(c.opts.RunDir))
+		} else {
+			// A run keeps its directory for the logs, and it often goes up
+			// as a CI artifact: the keys, which opened a cluster that is
+			// gone, do not.
+			for _, secret := range []string{filepath.Join("cluster", "pki"), filepath.Join("cluster", "kubeconfig"), "kubeconfig"} {
+				errs = append(errs, os.RemoveAll(filepath.Join(c.opts.RunDir, secret)))
+			}
 		}
 		if c.entry != nil {
 			errs = append(errs, c.opts.Registry.Remove(c.opts.Name))

@@ -210,6 +210,11 @@ func clusterLife(t *testing.T, e *Engine, r *binaries.Resolver) {
 	if err != nil || len(raw) == 0 {
 		t.Errorf("the apiserver's log was not kept: %v", err)
 	}
+	for _, secret := range []string{"cluster/pki", "cluster/kubeconfig", "kubeconfig"} {
+		if _, err := os.Stat(filepath.Join(runDir, secret)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s outlived the cluster in the run directory: %v", secret, err)
+		}
+	}
 }
 
 // Ctrl-C while the containers start: Up returns the cancellation and leaves

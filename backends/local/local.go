@@ -622,6 +622,11 @@ func (c *Cluster) teardown(removeRunDir bool) error {
 		}
 		if removeRunDir {
 			errs = append(errs, os.RemoveAll(c.opts.RunDir))
+		} else {
+			// A run keeps its directory for the logs, and it often goes up
+			// as a CI artifact: the keys, which opened a cluster that is
+			// gone, do not.
+			errs = append(errs, os.RemoveAll(filepath.Join(c.opts.RunDir, "pki")), os.RemoveAll(c.kubeconfig))
 		}
 		if c.entry != nil {
 			errs = append(errs, c.opts.Registry.Remove(c.opts.Name))
@@ -630,6 +635,7 @@ func (c *Cluster) teardown(removeRunDir bool) error {
 	})
 	return c.downErr
 }
+
 
 // Clientset returns a client for the cluster.
 func (c *Cluster) Clientset() (kubernetes.Interface, error) {

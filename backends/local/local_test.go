@@ -176,6 +176,11 @@ func TestNodeAndPodThroughTheRealControlPlane(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.runDir, "logs", "apiserver.log")); err != nil {
 		t.Errorf("a run keeps its logs: %v", err)
 	}
+	for _, secret := range []string{"pki", "kubeconfig"} {
+		if _, err := os.Stat(filepath.Join(c.runDir, secret)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s outlived the cluster in the run directory: %v", secret, err)
+		}
+	}
 	if err := c.Down(ctx); err != nil {
 		t.Errorf("a second Down should be a no-op: %v", err)
 	}
