@@ -636,7 +636,6 @@ func (c *Cluster) teardown(removeRunDir bool) error {
 	return c.downErr
 }
 
-
 // Clientset returns a client for the cluster.
 func (c *Cluster) Clientset() (kubernetes.Interface, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
