@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"sigs.k8s.io/yaml"
 
@@ -34,32 +33,11 @@ func (d *decoder) decodeApply(blk *hcl.Block) plan.Action {
 // time and not halfway through a run.
 func (d *decoder) manifest(path string, attrRng hcl.Range) (plan.Manifest, bool) {
 	m := plan.Manifest{Path: path}
-	full, ok := d.file(path, attrRng, "manifest")
+	expr, ok := d.manifestTemplate(path, attrRng)
 	if !ok {
 		return m, false
 	}
-	src, err := readBounded(full, MaxManifestSize)
-	if err != nil {
-		d.errorf(attrRng, "Cannot read manifest", "%s: %s", path, err)
-		return m, false
-	}
-	if diags := checkText(src, full); diags.HasErrors() {
-		d.diags = append(d.diags, diags...)
-		return m, false
-	}
-	d.loader.remember(full, src)
-	if diags := checkComplexity(lexTemplate, src, full); diags.HasErrors() {
-		d.diags = append(d.diags, diags...)
-		return m, false
-	}
-	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
-	if !diags.HasErrors() {
-		diags = append(diags, guard(expr)...)
-	}
-	d.diags = append(d.diags, diags...)
-	if diags.HasErrors() {
-		return m, false
-	}
+	full := expr.Range().Filename
 	v, diags := d.eval(expr, scope{})
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() || !v.IsWhollyKnown() || v.Type() != cty.String {

@@ -103,8 +103,9 @@ func (d *decoder) decodeCreateObjects(blk *hcl.Block, step *plan.Step) plan.Acti
 	return a
 }
 
-// manifestTemplate reads a YAML file that is an HCL template (count.index,
-// var and local work; a literal ${ is written $${) for one object per copy.
+// manifestTemplate reads and parses a manifest, a YAML file that is an HCL
+// template (${var.x}, and count.index for create_objects; a literal ${ is
+// written $${), relative to the scenario, for apply and create_objects.
 func (d *decoder) manifestTemplate(path string, attrRng hcl.Range) (hclsyntax.Expression, bool) {
 	full, ok := d.file(path, attrRng, "manifest")
 	if !ok {
@@ -275,8 +276,7 @@ func (d *decoder) objectWave(name string, rng hcl.Range, step *plan.Step) *objec
 		d.errorf(rng, "Unknown create_objects wave", "No earlier step has create_objects %q.%s", name, suggest(name, mapKeys(d.objectWaves)))
 		return nil
 	case w.step == step.Name:
-		d.errorf(rng, "Wave created in the same step",
-			"Actions in a step run at the same time, so this one cannot act on wave %q created alongside it; move it to a later step.", name)
+		d.createdAlongside(rng, name)
 		return nil
 	}
 	return w

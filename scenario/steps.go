@@ -405,11 +405,16 @@ func (d *decoder) wave(name string, rng hcl.Range, step *plan.Step) *waveState {
 		d.errorf(rng, "Unknown wave", "No earlier step has create_pods %q.%s", name, suggest(name, mapKeys(d.waves)))
 		return nil
 	case w.step == step.Name:
-		d.errorf(rng, "Wave created in the same step",
-			"Actions in a step run at the same time, so this one cannot act on wave %q created alongside it; move it to a later step.", name)
+		d.createdAlongside(rng, name)
 		return nil
 	}
 	return w
+}
+
+// createdAlongside reports an action on a wave created in its own step.
+func (d *decoder) createdAlongside(rng hcl.Range, wave string) {
+	d.errorf(rng, "Wave created in the same step",
+		"Actions in a step run at the same time, so this one cannot act on wave %q created alongside it; move it to a later step.", wave)
 }
 
 var deletePodsSchema = &hcl.BodySchema{Attributes: withRate(
