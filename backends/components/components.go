@@ -175,6 +175,9 @@ func apiserver(c Config) Process {
 		"secure-port", fmt.Sprint(c.Ports.APIServer),
 		"tls-cert-file", p.ServerCert, "tls-private-key-file", p.ServerKey,
 		"client-ca-file", p.CACert,
+		// Health, version and metrics too want a client certificate or a
+		// token; kwok-run's own checks and scrapes present the admin's.
+		"anonymous-auth", "false",
 		"service-account-key-file", p.ServiceAccountPub,
 		"service-account-signing-key-file", p.ServiceAccountKey,
 		"service-account-issuer", "https://kubernetes.default.svc.cluster.local",
@@ -209,17 +212,21 @@ func kubeComponent(c Config, port int) []string {
 	p := c.Paths.PKI
 	// No authentication- or authorization-kubeconfig: with them the
 	// component exits when the apiserver is not up yet, so it could not start
-	// alongside it; health and metrics need neither (always-allow paths).
+	// alongside it. Without them a client certificate of the cluster's CA
+	// is still verified from client-ca-file, and its group system:masters
+	// (the admin's, which kwok-run's checks and scrapes present) is let in
+	// by the default always-allow group; everyone else, on every path
+	// health included, is refused.
 	args := flags(
 		"kubeconfig", c.Paths.Kubeconfig,
 		"bind-address", c.Host,
 		"secure-port", fmt.Sprint(port),
 		"tls-cert-file", p.ServerCert, "tls-private-key-file", p.ServerKey,
+		"client-ca-file", p.CACert,
+		"authorization-always-allow-paths", "",
 		"leader-elect", "false",
 		"kube-api-qps", clientQPS,
 		"kube-api-burst", clientBurst,
-		// Health and metrics on 127.0.0.1 without a token, as kwokctl does.
-		"authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics",
 	)
 	return append(args, featureGates(c.Cluster)...)
 }
