@@ -27,11 +27,21 @@ func (r *Resolver) build(ctx context.Context, p project, version string, c cache
 		return err
 	}
 	out := filepath.Join(work, "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
+	for _, dir := range []string{out, filepath.Join(work, "_gotmp")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	if err := p.build(ctx, r, version, work); err != nil {
+		// An interrupted build leaves nothing behind: its go commands
+		// were killed before they could remove their temporary
+		// directories, which GOTMPDIR keeps inside work (in _gotmp,
+		// which the go command does not take for a package). A failed
+		// build keeps work/build.log for its error.
+		if ctx.Err() != nil {
+			os.RemoveAll(work)
+		}
 		return err
 	}
 	for _, bin := range p.binaries {
@@ -221,10 +231,11 @@ func (r *Resolver) goCmd(ctx context.Context, dir string, args ...string) *exec.
 	goos, goarch := platform()
 	cmd.Env = append(os.Environ(),
 		"CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch,
-		"GOWORK=off", "GOFLAGS=-mod=mod",
+		"GOWORK=off", "GOFLAGS=-mod=mod", "GOTMPDIR="+filepath.Join(dir, "_gotmp"),
 	)
 	// Killing the go command alone would leave the compilers it started, so
 	// it gets a process group of its own and the whole group is killed.
+	// (SIGINT would not do: go build goes on building after one.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
