@@ -8,8 +8,8 @@ import (
 )
 
 // progress reports what a step's actions have done while they run: a line
-// rewritten in place on a terminal, a plain line every ten seconds otherwise
-// (CI logs).
+// rewritten in place on a terminal; otherwise (CI logs) a plain line as the
+// step starts, so a log shows when each began, and every ten seconds.
 type progress struct {
 	w        func(string)
 	terminal bool
@@ -37,6 +37,8 @@ func (r *runner) progress(step string) *progress {
 	every := 10 * time.Second
 	if p.terminal {
 		every = 500 * time.Millisecond
+	} else {
+		p.w(fmt.Sprintf("[%s 0s] started\n", step))
 	}
 	p.wg.Add(1)
 	go func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,22 +26,18 @@ func build(t *testing.T) string {
 	return bin
 }
 
-// longRun is kwok-run playing a scenario that waits ten minutes once its
-// nodes exist, with a state directory (registry) of its own.
+// longRun is kwok-run playing a scenario, with a state directory (registry)
+// and a temporary directory of its own.
 type longRun struct {
-	dir, state, results string
-	cmd                 *exec.Cmd
-	stdout, stderr      lockedBuffer
-	// entry is the run's registry entry, once pid has read it.
+	dir, state, results, tmp string
+	cmd                      *exec.Cmd
+	stdout, stderr           lockedBuffer
+	// entry is the run's registry entry, once pid or entryNow has read it.
 	entry *registry.Entry
 }
 
-func startLongRun(t *testing.T, bin string, args ...string) *longRun {
-	t.Helper()
-	dir := t.TempDir()
-	r := &longRun{dir: dir, state: filepath.Join(dir, "state"), results: filepath.Join(dir, "results")}
-	scenarioFile := filepath.Join(dir, "long.hcl")
-	if err := os.WriteFile(scenarioFile, []byte(`
+// longScenario waits ten minutes once its nodes exist.
+const longScenario = `
 scenario "long" {}
 node_pool "p" {
   count = 5
@@ -55,24 +52,53 @@ step "forever" {
     duration = "10m"
   }
 }
-`), 0o644); err != nil {
+`
+
+func startLongRun(t *testing.T, bin string, args ...string) *longRun {
+	t.Helper()
+	return startRun(t, bin, longScenario, nil, args...)
+}
+
+// startRun runs scenario, written beside files (name to content), and
+// returns once the control plane is ready.
+func startRun(t *testing.T, bin, scenario string, files map[string]string, args ...string) *longRun {
+	t.Helper()
+	dir := t.TempDir()
+	r := &longRun{dir: dir, state: filepath.Join(dir, "state"), results: filepath.Join(dir, "results"), tmp: filepath.Join(dir, "tmp")}
+	files = maps.Clone(files)
+	if files == nil {
+		files = map[string]string{}
+	}
+	files["scenario.hcl"] = scenario
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(r.tmp, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r.cmd = exec.Command(bin, append([]string{"run", scenarioFile, "--binary-sources", "cache", "--out", r.results}, args...)...)
-	r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+r.state)
+	r.cmd = exec.Command(bin, append([]string{"run", filepath.Join(dir, "scenario.hcl"), "--binary-sources", "cache", "--out", r.results}, args...)...)
+	r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+r.state, "TMPDIR="+r.tmp)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.cmd.Process.Kill() })
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(r.stderr.String(), "control plane ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the control plane was not ready within 2 minutes:\n%s", r.stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	r.waitFor(t, "control plane ready", 2*time.Minute)
 	return r
+}
+
+// waitFor waits until kwok-run's stderr says s.
+func (r *longRun) waitFor(t *testing.T, s string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(r.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("kwok-run did not say %q within %s:\n%s", s, limit, r.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (r *longRun) registry() *registry.Registry {
@@ -82,17 +108,13 @@ func (r *longRun) registry() *registry.Registry {
 // pid is a component's process, from the run's registry entry.
 func (r *longRun) pid(t *testing.T, component string) int {
 	t.Helper()
-	entries, err := r.registry().List()
-	if err != nil || len(entries) != 1 {
-		t.Fatalf("want the run's one registry entry, got %v (%v)", entries, err)
-	}
-	r.entry = entries[0]
-	for _, p := range entries[0].Processes {
+	e := r.entryNow(t)
+	for _, p := range e.Processes {
 		if p.Name == component {
 			return p.PID
 		}
 	}
-	t.Fatalf("no %s in %+v", component, entries[0].Processes)
+	t.Fatalf("no %s in %+v", component, e.Processes)
 	return 0
 }
 
@@ -124,7 +146,7 @@ func (r *longRun) assertNothingLeft(t *testing.T) {
 	if entries, _ := r.registry().List(); len(entries) != 0 {
 		t.Errorf("clusters left registered: %v", entries)
 	}
-	out, _ := exec.Command("pgrep", "-f", r.results).Output()
+	out, _ := exec.Command("pgrep", "-f", r.dir).Output()
 	if s := strings.TrimSpace(string(out)); s != "" {
 		t.Errorf("processes left: %s", s)
 	}
@@ -132,6 +154,9 @@ func (r *longRun) assertNothingLeft(t *testing.T) {
 		if _, err := os.Stat(r.entry.DataDir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("etcd data left in %s", r.entry.DataDir)
 		}
+	}
+	if left, _ := os.ReadDir(r.tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
 
