@@ -8,6 +8,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
 	"github.com/kwok-run/kwok-run/backends/local"
 	"github.com/kwok-run/kwok-run/backends/registry"
+	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/scenario"
 )
 
@@ -919,5 +921,127 @@ step "change" {
 		if want := strings.TrimPrefix(w.GetName(), "widgets-"); fmt.Sprint(size) != want {
 			t.Errorf("%s has size %d", w.GetName(), size)
 		}
+	}
+}
+
+// The apiserver killed while pods are created, scheduled and started and
+// nodes are replaced: the measuring watches resume or relist, and no pod's
+// measurement is lost. Every pod and node the cluster holds was seen; every
+// pod's start-up is either timed or counted as inexact; every node the run
+// deleted was seen to go.
+func TestApiserverRestartUnderLoad(t *testing.T) {
+	p := play(t, `
+scenario "restart" {
+  timeout = "4m"
+}
+node_pool "p" {
+  count = 20
+}
+# Replaced nodes take their pods with them: no pod goes to these.
+node_pool "spare" {
+  count = 10
+  taint {
+    key    = "spare"
+    effect = "NoSchedule"
+  }
+}
+step "nodes" {
+  create_nodes {
+    pool = "p"
+  }
+  create_nodes {
+    pool = "spare"
+  }
+  wait "nodes_ready" {}
+}
+step "first" {
+  create_pods "first" {
+    count = 300
+    rate  = 150
+  }
+}
+step "restart" {
+  restart_component {
+    component = "apiserver"
+    signal    = "KILL"
+    down_for  = "2s"
+  }
+  create_pods "second" {
+    count = 300
+    rate  = 50
+  }
+  churn_nodes {
+    pool     = "spare"
+    count    = 2
+    every    = "1s"
+    duration = "6s"
+  }
+}
+step "settle" {
+  wait "pods_running" {
+    wave    = "first"
+    timeout = "2m"
+  }
+  wait "pods_running" {
+    wave    = "second"
+    timeout = "2m"
+  }
+}
+`, nil, scenario.Options{})
+	p.mustSucceed(t)
+	obs := p.res.Observed
+	restarts := 0
+	for _, w := range obs.Watches {
+		restarts += w.Restarts + w.Relists
+		t.Logf("%s watch: %d events, %d restarts, %d relists, longest gap %s", w.Kind, w.Events, w.Restarts, w.Relists, w.LongestGap)
+	}
+	if restarts == 0 {
+		t.Fatal("no measuring watch was restarted: the test proves nothing")
+	}
+	seenPods := map[string]*observe.Pod{}
+	for _, pod := range obs.Pods {
+		seenPods[pod.Namespace+"/"+pod.Name] = pod
+	}
+	ctx := context.Background()
+	pods, err := p.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "kwok-run/wave"})
+	if err != nil || len(pods.Items) != 600 {
+		t.Fatalf("want the 600 pods of both waves, got %d (%v)", len(pods.Items), err)
+	}
+	timed, inexact := 0, 0
+	for _, pod := range pods.Items {
+		rec := seenPods[pod.Namespace+"/"+pod.Name]
+		switch {
+		case rec == nil:
+			t.Errorf("pod %s was never seen", pod.Name)
+		case rec.Timed(observe.PodCreated) && rec.Timed(observe.PodRunning):
+			timed++
+		case rec.At[observe.PodRunning] > 0 && (rec.Inexact&(1<<observe.PodCreated|1<<observe.PodRunning)) != 0:
+			inexact++
+		default:
+			t.Errorf("pod %s: start-up neither timed nor counted inexact: %+v", pod.Name, rec)
+		}
+	}
+	t.Logf("start-up of %d pods timed, %d inexact; %d inexact transitions named, e.g. %v", timed, inexact, len(obs.Examples), obs.Examples)
+	seenNodes := map[string]*observe.Node{}
+	for _, n := range obs.Nodes {
+		seenNodes[n.Name] = n
+	}
+	for name := range nodes(t, p.cs, "") {
+		if seenNodes[name] == nil || seenNodes[name].At[observe.NodeReady] == 0 {
+			t.Errorf("node %s was not seen Ready", name)
+		}
+	}
+	deleted := 0
+	replaced := regexp.MustCompile(`: round \d+: replace node (\S+)$`)
+	for _, op := range p.res.Operations {
+		if m := replaced.FindStringSubmatch(op); m != nil {
+			deleted++
+			if n := seenNodes[m[1]]; n == nil || n.At[observe.NodeGone] == 0 {
+				t.Errorf("replaced node %s was not seen to go", m[1])
+			}
+		}
+	}
+	if deleted == 0 {
+		t.Errorf("the churn deleted no node; operations: %v", p.res.Operations)
 	}
 }
