@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
+	"github.com/kwok-run/kwok-run/backends/containers"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/reports"
 )
@@ -196,6 +197,51 @@ func TestComponentFailsMidRun(t *testing.T) {
 				t.Errorf("outcome %+v, want broken in forever, naming %s as %q with the end of its log", o, tc.component, tc.says)
 			}
 			r.assertNothingLeft(t)
+		})
+	}
+}
+
+// The same on docker: a component's container killed or paused mid-run is
+// named within seconds, and no container, network or volume of the run is
+// left.
+func TestComponentFailsMidDockerRun(t *testing.T) {
+	binariestest.Cached(t)
+	docker(t)
+	bin := build(t)
+	for _, tc := range []struct{ component, action, says string }{
+		{"scheduler", "kill", "exited"},
+		{"kwok", "pause", "is paused"},
+	} {
+		t.Run(tc.component+"/"+tc.action, func(t *testing.T) {
+			r := startRun(t, bin, strings.Replace(longScenario, "scenario \"long\" {}", "scenario \"long\" {}\ncluster {\n  backend = \"docker\"\n}", 1), nil)
+			run := r.entryNow(t).Run
+			time.Sleep(2 * time.Second)
+			out, err := exec.Command("docker", "ps", "--quiet", "--filter", "label="+containers.RunLabel+"="+run, "--filter", "label=kwok-run.component="+tc.component).Output()
+			id := strings.TrimSpace(string(out))
+			if err != nil || id == "" {
+				t.Fatalf("no container of %s: %v", tc.component, err)
+			}
+			if out, err := exec.Command("docker", tc.action, id).CombinedOutput(); err != nil {
+				t.Fatalf("docker %s: %v %s", tc.action, err, out)
+			}
+			if code := r.wait(t, 30*time.Second); code != 3 {
+				t.Fatalf("exit %d, want 3:\n%s", code, r.stderr.String())
+			}
+			rep, err := reports.Read(r.results)
+			if err != nil {
+				t.Fatalf("no report: %v", err)
+			}
+			o := rep.Outcome
+			if o.Status != reports.Broken || o.StoppedIn != "forever" || !strings.Contains(o.Error, tc.component) || !strings.Contains(o.Error, tc.says) {
+				t.Errorf("outcome %+v, want broken in forever, naming %s as %q", o, tc.component, tc.says)
+			}
+			r.assertNothingLeft(t)
+			for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}, {"volume", "ls"}} {
+				out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel+"="+run)...).Output()
+				if s := strings.TrimSpace(string(out)); err != nil || s != "" {
+					t.Errorf("docker %s: left %q (%v)", args[0], s, err)
+				}
+			}
 		})
 	}
 }
