@@ -97,7 +97,7 @@ func htmlNewView(r *Report) htmlView {
 	switch {
 	case len(m.Watches) == 0 && m.Scrapes == 0:
 		v.Health = "none"
-	case m.Inexact > 0 || m.ScrapesFailed > 0 || slices.ContainsFunc(m.Watches, func(w Watch) bool { return w.Restarts > 0 || w.Relists > 0 }):
+	case m.Inexact > 0 || m.Unseen > 0 || m.ScrapesFailed > 0 || slices.ContainsFunc(m.Watches, func(w Watch) bool { return w.Restarts > 0 || w.Relists > 0 }):
 		v.Health = "doubtful"
 	default:
 		v.Health = "ok"

@@ -121,10 +121,13 @@ const htmlTemplateText = `<!DOCTYPE html>
 {{end}}</tbody></table></div>{{else}}<p class="missing">No measuring watch ran.</p>{{end}}
 <dl class="facts compact">
 <div><dt>untimed transitions</dt><dd{{if .Inexact}} class="slow"{{end}}>{{count .Inexact}}</dd></div>
+<div><dt>created, never seen</dt><dd{{if .Unseen}} class="slow"{{end}}>{{count .Unseen}}</dd></div>
 <div><dt>scrapes</dt><dd>{{count .Scrapes}}</dd></div>
 <div><dt>scrapes failed</dt><dd{{if .ScrapesFailed}} class="slow"{{end}}>{{count .ScrapesFailed}}</dd></div>
 </dl>
 {{with .InexactExamples}}<p class="note">Transitions seen only after a watch gap or in a relist, counted but not timed, for example:</p>
+<ul class="examples">{{range .}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{with .UnseenExamples}}<p class="note">Objects kwok-run created that no watch saw (made and gone while a watch was down and relisted), for example:</p>
 <ul class="examples">{{range .}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}{{end}}
 </section>
 

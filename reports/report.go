@@ -217,6 +217,11 @@ type Measurement struct {
 	Inexact int `json:"inexact_transitions"`
 	// InexactExamples names a few of them.
 	InexactExamples []string `json:"inexact_examples,omitempty"`
+	// Unseen counts the objects kwok-run created that no watch ever saw
+	// (made and gone while a watch was down and relisted): in no latency
+	// and no count. UnseenExamples names a few.
+	Unseen         int      `json:"unseen_objects"`
+	UnseenExamples []string `json:"unseen_examples,omitempty"`
 	// Scrapes counts the /metrics reads and those that failed.
 	Scrapes       int `json:"scrapes"`
 	ScrapesFailed int `json:"scrapes_failed"`

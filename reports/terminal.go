@@ -292,7 +292,7 @@ func resourcesTable(r *Report) table {
 }
 
 // healthMetrics are reported by healthLine, not among the counts.
-var healthMetrics = []string{"watch_restarts", "missed_transitions"}
+var healthMetrics = []string{"watch_restarts", "missed_transitions", "unseen_objects"}
 
 // countsLine lists the counts that were measured: the metric, or for one
 // split by a dimension, its total.
@@ -337,8 +337,15 @@ func healthLine(r *Report) (line string, ok bool) {
 	if missed > 0 {
 		parts = append(parts, plural(int(missed), "missed transition"))
 	}
+	if m.Unseen > 0 {
+		unseen := plural(m.Unseen, "created object") + " never seen"
+		if len(m.UnseenExamples) > 0 {
+			unseen += " (e.g. " + strings.Join(m.UnseenExamples, ", ") + ")"
+		}
+		parts = append(parts, unseen)
+	}
 	parts = append(parts, fmt.Sprintf("%d of %s failed", m.ScrapesFailed, plural(m.Scrapes, "scrape")))
-	return strings.Join(parts, ", "), restarts == 0 && m.Inexact == 0 && missed == 0 && m.ScrapesFailed == 0
+	return strings.Join(parts, ", "), restarts == 0 && m.Inexact == 0 && missed == 0 && m.Unseen == 0 && m.ScrapesFailed == 0
 }
 
 // assertionsTable marks each assertion ✓ (held), ✗ (failed, or could not be

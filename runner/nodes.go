@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kwok-run/kwok-run/backends/components"
+	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -91,9 +92,11 @@ func (a *actionCtx) createNode(ctx context.Context, p *poolNodes, name string, i
 	if err != nil {
 		return err
 	}
-	if _, err := a.r.cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	created, err := createOrGet(ctx, n, a.r.cs.CoreV1().Nodes())
+	if err != nil {
 		return err
 	}
+	a.r.recorder.Created(observe.Nodes, "", name, created.UID)
 	a.r.mu.Lock()
 	p.live[name] = index
 	a.r.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
@@ -68,11 +69,7 @@ func (a *actionCtx) createPods(ctx context.Context, c *plan.CreatePods) error {
 		if err != nil {
 			return err
 		}
-		err = a.r.create(ctx, c.Namespace, obj)
-		if apierrors.IsAlreadyExists(err) {
-			return nil
-		}
-		return err
+		return a.r.create(ctx, c.Namespace, obj)
 	})
 	what := "pods"
 	if c.Kind != plan.KindPod {
@@ -82,22 +79,50 @@ func (a *actionCtx) createPods(ctx context.Context, c *plan.CreatePods) error {
 	return err
 }
 
-// create sends one typed object to the apiserver.
+// create sends one typed object to the apiserver and tells the recorder
+// what it created. An object already there is a retry's whose first try
+// went through unanswered: it is read back for its UID.
 func (r *runner) create(ctx context.Context, ns string, obj any) error {
-	var err error
+	var (
+		kind, name string
+		uid        types.UID
+		err        error
+	)
+	// The typed clients return an empty object with an error.
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		_, err = r.cs.CoreV1().Pods(ns).Create(ctx, o, metav1.CreateOptions{})
+		kind, name = observe.Pods, o.Name
+		o, err = createOrGet(ctx, o, r.cs.CoreV1().Pods(ns))
+		uid = o.UID
 	case *appsv1.Deployment:
-		_, err = r.cs.AppsV1().Deployments(ns).Create(ctx, o, metav1.CreateOptions{})
+		kind, name = observe.Deployments, o.Name
+		o, err = createOrGet(ctx, o, r.cs.AppsV1().Deployments(ns))
+		uid = o.UID
 	case *appsv1.StatefulSet:
-		_, err = r.cs.AppsV1().StatefulSets(ns).Create(ctx, o, metav1.CreateOptions{})
+		_, err = createOrGet(ctx, o, r.cs.AppsV1().StatefulSets(ns))
 	case *batchv1.Job:
-		_, err = r.cs.BatchV1().Jobs(ns).Create(ctx, o, metav1.CreateOptions{})
+		kind, name = observe.Jobs, o.Name
+		o, err = createOrGet(ctx, o, r.cs.BatchV1().Jobs(ns))
+		uid = o.UID
 	default:
 		err = fmt.Errorf("cannot create %T", obj)
 	}
+	if err == nil && kind != "" {
+		r.recorder.Created(kind, ns, name, uid)
+	}
 	return err
+}
+
+// createOrGet creates obj, or reads it back when it exists already.
+func createOrGet[T interface{ GetName() string }](ctx context.Context, obj T, c interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+}) (T, error) {
+	created, err := c.Create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return c.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	}
+	return created, err
 }
 
 // spread divides count pods over n objects the way create_pods does: full

@@ -1044,4 +1044,8 @@ step "settle" {
 	if deleted == 0 {
 		t.Errorf("the churn deleted no node; operations: %v", p.res.Operations)
 	}
+	// 600 pods, 30 nodes and one replacement per node replaced.
+	if want := 600 + 30 + deleted; obs.Created != want || len(obs.Unseen) != 0 {
+		t.Errorf("kwok-run created %d objects (want %d), %d never seen: %v", obs.Created, want, len(obs.Unseen), obs.UnseenExamples)
+	}
 }

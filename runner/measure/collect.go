@@ -114,6 +114,8 @@ func collect(p *plan.Plan, res *runner.Result) *samples {
 	for _, w := range res.Observed.Watches {
 		s.resumed = append(s.resumed, w.Resumed...)
 	}
+	s.unseen = slices.Clone(res.Observed.Unseen)
+	slices.Sort(s.unseen)
 	for _, list := range s.latencies {
 		slices.SortFunc(list, func(a, b timed) int { return cmpDur(a.at, b.at) })
 	}

@@ -93,8 +93,11 @@ type samples struct {
 	// events by throughput metric, sorted.
 	events map[string][]time.Duration
 	// inexact are the stamps of untimed transitions, sorted.
-	inexact  []time.Duration
-	resumed  []time.Duration
+	inexact []time.Duration
+	resumed []time.Duration
+	// unseen are the creation stamps of what kwok-run created and no
+	// watch saw.
+	unseen   []time.Duration
 	requests map[requests.Key][]requests.Sample
 	scrape   scrape.Result
 	runEnd   time.Duration
@@ -149,6 +152,7 @@ func (s *samples) values(sc scope) metrics.Values {
 	}
 	v["watch_restarts"] = float64(len(within(s.resumed, self, sc.from, sc.to)))
 	v["missed_transitions"] = float64(len(within(s.inexact, self, sc.from, sc.to)))
+	v["unseen_objects"] = float64(len(within(s.unseen, self, sc.from, sc.to)))
 	v["duration"] = (min(sc.to, s.runEnd) - sc.from).Seconds()
 	// A histogram without observations has no percentiles: such a value
 	// was not measured, and JSON could not hold it either.
@@ -227,6 +231,7 @@ func (s *samples) resources(v metrics.Values, sc scope) {
 func measurement(res *runner.Result, inexact int) reports.Measurement {
 	m := reports.Measurement{
 		Inexact: inexact, InexactExamples: res.Observed.Examples,
+		Unseen: len(res.Observed.Unseen), UnseenExamples: res.Observed.UnseenExamples,
 		Scrapes: res.Scrape.Scrapes, ScrapesFailed: res.Scrape.Failed,
 	}
 	for _, w := range res.Observed.Watches {

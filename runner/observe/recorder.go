@@ -47,6 +47,15 @@ type Recorder struct {
 	selectRunning  SelectRunning
 	watches        map[string]*WatchStats
 	examples       []string
+	// created are the objects kwok-run itself created, to count those no
+	// watch saw.
+	created []createdObject
+}
+
+type createdObject struct {
+	kind, ns, name string
+	uid            uint64
+	at             time.Duration
 }
 
 type objKey struct{ ns, name string }
@@ -81,7 +90,55 @@ func (r *Recorder) Records() Records {
 			out.Watches = append(out.Watches, c)
 		}
 	}
+	r.unseen(&out)
 	return out
+}
+
+// Created tells the recorder that kwok-run created an object of kind (Pods,
+// Nodes, Deployments, Jobs, Services) with this UID: a watch that was down
+// and relisted cannot see an object made and gone in the gap, and only
+// those kwok-run made can be counted.
+func (r *Recorder) Created(kind, ns, name string, uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.created = append(r.created, createdObject{kind: kind, ns: ns, name: name, uid: uidHash(uid), at: time.Since(r.start)})
+}
+
+// unseen counts the created objects that no watch saw.
+func (r *Recorder) unseen(out *Records) {
+	out.Created = len(r.created)
+	if len(r.created) == 0 {
+		return
+	}
+	seen := make(map[uint64]bool, len(r.allPods)+len(r.allNodes))
+	for _, p := range r.allPods {
+		seen[p.uid] = true
+	}
+	for _, n := range r.allNodes {
+		seen[n.uid] = true
+	}
+	for _, d := range r.allDeployments {
+		seen[d.uid] = true
+	}
+	for _, j := range r.allJobs {
+		seen[j.uid] = true
+	}
+	for _, s := range r.allServices {
+		seen[s.uid] = true
+	}
+	for _, c := range r.created {
+		if seen[c.uid] {
+			continue
+		}
+		out.Unseen = append(out.Unseen, c.at)
+		if len(out.UnseenExamples) < maxExamples {
+			name := c.name
+			if c.ns != "" {
+				name = c.ns + "/" + name
+			}
+			out.UnseenExamples = append(out.UnseenExamples, c.kind[:len(c.kind)-1]+" "+name)
+		}
+	}
 }
 
 func uidHash(uid types.UID) uint64 {

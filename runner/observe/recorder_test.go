@@ -3,6 +3,7 @@ package observe
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -265,5 +266,25 @@ func TestServiceEndpointsReady(t *testing.T) {
 	}
 	if s := recs.Services[0]; s.EndpointsReady != 300*ms || s.From != 102*ms || s.Inexact {
 		t.Errorf("endpoints ready at %s from %s (inexact %v), want 300ms from 102ms", s.EndpointsReady, s.From, s.Inexact)
+	}
+}
+
+// What kwok-run created and no watch saw (made and gone during a relisted
+// gap) is counted by UID, with names; what was seen, even only in a
+// relist, and a name reused by a new object are not mistaken for it.
+func TestCreatedButNeverSeen(t *testing.T) {
+	r := NewRecorder(time.Now())
+	r.Created(Pods, "ns", "a", "u1")
+	r.observe(Pods, watch.Added, pod("a", "u1", "", corev1.PodPending, false), 10*ms, Live)
+	r.Created(Pods, "ns", "b", "u2")
+	r.observe(Pods, watch.Modified, pod("b", "u2", "n1", corev1.PodRunning, false), 20*ms, Relisted)
+	r.Created(Pods, "ns", "c", "u3") // created and deleted inside the gap
+	r.Created(Pods, "ns", "d", "u4") // its name later taken by another pod
+	r.observe(Pods, watch.Added, pod("d", "u5", "", corev1.PodPending, false), 30*ms, Live)
+	r.Created(Nodes, "", "n7", "u6")
+	r.observe(Nodes, watch.Added, node("n7", "u6", true), 40*ms, Live)
+	recs := r.Records()
+	if len(recs.Unseen) != 2 || !slices.Equal(recs.UnseenExamples, []string{"pod ns/c", "pod ns/d"}) {
+		t.Errorf("unseen %v (%v), want pods ns/c and ns/d", recs.Unseen, recs.UnseenExamples)
 	}
 }

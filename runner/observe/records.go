@@ -170,6 +170,13 @@ type Records struct {
 	Watches     []WatchStats
 	// Examples names a few transitions that could not be timed.
 	Examples []string
+	// Created counts the objects kwok-run told the recorder it created.
+	Created int
+	// Unseen are the creation stamps of the objects kwok-run created
+	// (Created) that no watch ever saw: made and gone again while a watch
+	// was down and relisted. UnseenExamples names a few.
+	Unseen         []time.Duration
+	UnseenExamples []string
 }
 
 // WatchStats is one measuring watch's history.

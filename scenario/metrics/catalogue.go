@@ -140,6 +140,7 @@ var catalogue = []Metric{
 	// Measurement health: a run that lost data says so.
 	{Name: "watch_restarts", Unit: Count, Better: Lower, Description: "Times a measuring watch ended and was resumed from where it stopped."},
 	{Name: "missed_transitions", Unit: Count, Better: Lower, Description: "Lifecycle transitions that happened but could not be timed: seen only after a watch was down for more than 50 ms or in a relist, or implied by a later state. They are counted here and left out of every latency."},
+	{Name: "unseen_objects", Unit: Count, Better: Lower, Description: "Pods, nodes, Deployments and Jobs that kwok-run created and no watch ever saw: created and gone again while a watch was down and had to relist. They are in no latency and no count; kwok-run knows them from the UIDs its creates returned."},
 
 	// Resources used.
 	{Name: "component_cpu_seconds", Unit: Seconds, Better: Lower, Dimensions: component,
