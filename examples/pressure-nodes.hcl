@@ -33,8 +33,11 @@ node_pool "pressured" {
   condition "example.com/GPUHealthy" {
     status = "False"
   }
+  # Status every 15s; leases of 2m, renewed every 30s by a KWOK controller
+  # of their own (kwok/lease-120s), where the healthy pool's last 40s.
   heartbeat {
     status_interval = "15s"
+    lease_duration  = "2m"
   }
 }
 

@@ -174,7 +174,7 @@ func TestNodesRegisterReady(t *testing.T) {
 	pool := &plan.NodePool{Name: "workers", Count: 3, Template: fixedNode{}}
 	seen := map[string]bool{}
 	for _, at := range [][2]int{{0, 0}, {0, 1}, {0, 1<<20 - 1}, {1, 0}, {7, 1<<20 - 1}} {
-		n, err := node(pool, at[0], at[1], "n", "v1.37.2")
+		n, err := node(pool, at[0], at[1], "n", scenario.DefaultCluster())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,10 +189,26 @@ func TestNodesRegisterReady(t *testing.T) {
 	}
 }
 
+// A pool whose lease differs from the cluster's names it on its nodes, for
+// the KWOK controller of that duration; one with the cluster's does not.
+func TestNodesCarryTheirLease(t *testing.T) {
+	c := scenario.DefaultCluster()
+	for lease, want := range map[time.Duration]string{0: "", 40 * time.Second: "", 15 * time.Second: "15s", 2 * time.Minute: "120s"} {
+		pool := &plan.NodePool{Name: "workers", Count: 1, Template: fixedNode{}, LeaseDuration: plan.Duration(lease)}
+		n, err := node(pool, 0, 0, "n", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := n.Labels[plan.LeaseLabel]; got != want || ok != (want != "") {
+			t.Errorf("lease %s: label %q (%v), want %q", lease, got, ok, want)
+		}
+	}
+}
+
 func TestNodesCarryTheirShard(t *testing.T) {
 	pool := &plan.NodePool{Name: "workers", Count: 2500, Template: fixedNode{}}
 	for i, want := range map[int]string{0: "workers-0", 1: "workers-1", 2: "workers-2", 3: "workers-0", 2499: "workers-0"} {
-		n, err := node(pool, 0, i, nodeName("workers", i, 0), "v1.37.2")
+		n, err := node(pool, 0, i, nodeName("workers", i, 0), scenario.DefaultCluster())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -88,7 +88,7 @@ func (a *actionCtx) createNodes(ctx context.Context, c *plan.CreateNodes) error 
 }
 
 func (a *actionCtx) createNode(ctx context.Context, p *poolNodes, name string, index int) error {
-	n, err := node(p.pool, p.ordinal, index, name, a.r.plan.Cluster.Kubernetes)
+	n, err := node(p.pool, p.ordinal, index, name, a.r.plan.Cluster)
 	if err != nil {
 		return err
 	}

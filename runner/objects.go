@@ -22,8 +22,9 @@ const (
 	ObjectLabel = "kwok-run/object"
 )
 
-// node builds the Node for index i of the pool-th pool, named name.
-func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.Node, error) {
+// node builds the Node for index i of the pool-th pool, named name, in
+// cluster c.
+func node(pool *plan.NodePool, ordinal, i int, name string, c plan.Cluster) (*corev1.Node, error) {
 	spec, err := pool.Template.Node(i)
 	if err != nil {
 		return nil, err
@@ -41,6 +42,9 @@ func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.No
 	labels[plan.ShardLabel] = pool.Shard(i)
 	if pool.OwnHeartbeat() {
 		labels[plan.HeartbeatLabel] = pool.Name
+	}
+	if lease := pool.LeaseLabelValue(c); lease != "" {
+		labels[plan.LeaseLabel] = lease
 	}
 	annotations := map[string]string{"kwok.x-k8s.io/node": "fake"}
 	maps.Copy(annotations, spec.Annotations)
@@ -70,7 +74,7 @@ func node(pool *plan.NodePool, ordinal, i int, name, version string) (*corev1.No
 				{Type: corev1.NodeHostName, Address: name},
 			},
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
-			NodeInfo:        corev1.NodeSystemInfo{KubeletVersion: version, OperatingSystem: "linux", Architecture: "amd64"},
+			NodeInfo:        corev1.NodeSystemInfo{KubeletVersion: c.Kubernetes, OperatingSystem: "linux", Architecture: "amd64"},
 		},
 	}
 	for _, t := range spec.Taints {

@@ -28,6 +28,7 @@ import (
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/runner/observe"
 	"github.com/kwok-run/kwok-run/scenario"
+	"github.com/kwok-run/kwok-run/scenario/plan"
 )
 
 type played struct {
@@ -1047,5 +1048,108 @@ step "settle" {
 	// 600 pods, 30 nodes and one replacement per node replaced.
 	if want := 600 + 30 + deleted; obs.Created != want || len(obs.Unseen) != 0 {
 		t.Errorf("kwok-run created %d objects (want %d), %d never seen: %v", obs.Created, want, len(obs.Unseen), obs.UnseenExamples)
+	}
+}
+
+// Pools with lease durations of their own: every node's Lease lasts its
+// pool's duration, renewed by the KWOK controller of that duration, also
+// after restart_component restarted all of KWOK's controllers.
+func TestPoolLeases(t *testing.T) {
+	p := play(t, `
+scenario "leases" {
+  timeout = "3m"
+}
+node_pool "plain" {
+  count = 2
+}
+node_pool "short" {
+  count = 2
+  heartbeat {
+    lease_duration = "10s"
+  }
+}
+node_pool "long" {
+  count = 2
+  heartbeat {
+    lease_duration  = "2m"
+    status_interval = "30s"
+  }
+}
+step "nodes" {
+  create_nodes {
+    pool = "plain"
+  }
+  create_nodes {
+    pool = "short"
+  }
+  create_nodes {
+    pool = "long"
+  }
+  wait "nodes_ready" {}
+}
+step "restart" {
+  restart_component {
+    component = "kwok"
+    down_for  = "1s"
+  }
+}
+# A restarted KWOK leaves a node alone until the lease its previous self
+# held expires: the short pool's controller takes its nodes back within
+# 10s, and the churned node goes NotReady before it recovers.
+step "again" {
+  churn_nodes {
+    pool          = "short"
+    count         = 1
+    every         = "1s"
+    duration      = "1s"
+    mode          = "not-ready"
+    recover_after = "20s"
+  }
+  wait "nodes_ready" {}
+}
+`, nil, scenario.Options{})
+	p.mustSucceed(t)
+	ctx := context.Background()
+	want := map[string]int32{"plain": 40, "short": 10, "long": 120}
+	holders := map[string]map[string]bool{}
+	for name, n := range nodes(t, p.cs, "kwok-run/pool") {
+		pool := n.Labels[plan.PoolLabel]
+		lease, err := p.cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("node %s: %v", name, err)
+			continue
+		}
+		if got := *lease.Spec.LeaseDurationSeconds; got != want[pool] {
+			t.Errorf("node %s of %s: lease of %ds, want %ds", name, pool, got, want[pool])
+		}
+		if holders[pool] == nil {
+			holders[pool] = map[string]bool{}
+		}
+		holders[pool][*lease.Spec.HolderIdentity] = true
+	}
+	// One controller per duration: each pool's leases have one holder, and
+	// no two pools share one.
+	all := map[string]bool{}
+	for pool, hs := range holders {
+		if len(hs) != 1 {
+			t.Errorf("pool %s: leases held by %v, want one controller", pool, hs)
+		}
+		for h := range hs {
+			all[h] = true
+		}
+	}
+	if len(holders) != 3 || len(all) != 3 {
+		t.Errorf("lease holders by pool %v, want three controllers", holders)
+	}
+	// KWOK's stages of the short pool's node ran after the restart: its
+	// controller came back with the others.
+	var recovered bool
+	for _, n := range p.res.Observed.Nodes {
+		for _, o := range n.Outages {
+			recovered = recovered || (n.Pool == "short" && o.End > 0)
+		}
+	}
+	if !recovered {
+		t.Error("no node of the short pool went NotReady and Ready again after KWOK's restart")
 	}
 }

@@ -39,7 +39,7 @@ var conditionSchema = &hcl.BodySchema{
 }
 
 var heartbeatSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "status_interval"}},
+	Attributes: []hcl.AttributeSchema{{Name: "status_interval"}, {Name: "lease_duration"}},
 }
 
 // InstanceTypeLabels are the labels node_type sets: the well-known one, and
@@ -51,6 +51,10 @@ var conditionStatuses = []string{"True", "False", "Unknown"}
 // A condition's reason is one CamelCase word, as Kubernetes asks of
 // metav1.Condition; it also keeps the KWOK stage that writes it plain.
 var conditionReason = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
+
+// MaxOwnLeases bounds the KWOK controllers pools' lease durations add, one
+// per duration other than the cluster's.
+const MaxOwnLeases = 4
 
 // MinStatusInterval bounds how often KWOK rewrites a node's status: a
 // kubelet does so at most every ten seconds.
@@ -103,7 +107,23 @@ func (d *decoder) decodePools(blocks hcl.Blocks) {
 		pool.Template = t
 		pool.Conditions = d.decodeConditions(b.blocks("condition"))
 		if hb := d.singleton(b.blocks("heartbeat"), "heartbeat"); hb != nil {
-			pool.StatusInterval = d.body(hb, heartbeatSchema).duration("status_interval", 0, MinStatusInterval)
+			hbb := d.body(hb, heartbeatSchema)
+			pool.StatusInterval = hbb.duration("status_interval", 0, MinStatusInterval)
+			if lease := hbb.duration("lease_duration", 0, time.Second); lease.D()%time.Second != 0 {
+				hbb.fail("lease_duration", "Invalid lease_duration", "Node leases last whole seconds; got %s.", lease)
+			} else {
+				pool.LeaseDuration = lease
+			}
+			var leases []time.Duration
+			for _, p := range d.plan.Pools {
+				if l := p.Lease(d.plan.Cluster); p.LeaseLabelValue(d.plan.Cluster) != "" && !slices.Contains(leases, l) {
+					leases = append(leases, l)
+				}
+			}
+			if own := pool.LeaseLabelValue(d.plan.Cluster) != ""; own && len(leases) >= MaxOwnLeases && !slices.Contains(leases, pool.Lease(d.plan.Cluster)) {
+				hbb.fail("lease_duration", "Too many lease durations", "Each lease duration other than the cluster's node_lease_duration runs a KWOK controller of its own; a scenario may have %d, and earlier pools have %v.", MaxOwnLeases, leases)
+				pool.LeaseDuration = 0
+			}
 		}
 		d.checkInstances(checked, t.perItem(), func(i int) hcl.Diagnostics { _, diags := t.render(i); return diags })
 		d.plan.Pools = append(d.plan.Pools, pool)

@@ -45,6 +45,9 @@ type Process struct {
 // Ports are the ports of one cluster.
 type Ports struct {
 	EtcdClient, EtcdPeer, APIServer, Scheduler, ControllerManager, Kwok int
+	// LeaseKwoks are the ports of the KWOK controllers of the pools' own
+	// lease durations, one per plan.OwnLeases, in that order.
+	LeaseKwoks []int
 }
 
 // Paths are the files components read.
@@ -69,6 +72,9 @@ type Config struct {
 	Paths Paths
 	// ServiceCIDR is the range of Service ClusterIPs.
 	ServiceCIDR string
+	// Pools are the scenario's node pools: a lease duration of theirs
+	// other than the cluster's gets a KWOK controller of its own.
+	Pools []plan.NodePool
 }
 
 // DefaultServiceCIDR is large, so thousands of Services fit.
@@ -117,9 +123,90 @@ func Build(c Config) ([]Process, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		p.Args = args
-		out = append(out, p)
+		var leased []Process
+		if name == plan.Kwok {
+			if p, leased, err = leaseKwoks(c, p); err != nil {
+				return nil, err
+			}
+		}
+		out = append(append(out, p), leased...)
 	}
 	return out, nil
+}
+
+// leaseKwoks splits the nodes between KWOK controllers by lease duration,
+// since KWOK renews every lease of a controller at one: kwok keeps the
+// nodes without plan.LeaseLabel (the cluster's duration, and every node
+// the scenario did not make), and a controller per other duration, named
+// kwok/lease-<duration>, manages the nodes labelled with it.
+func leaseKwoks(c Config, kwok Process) (Process, []Process, error) {
+	leases := plan.OwnLeases(c.Cluster, c.Pools)
+	if len(leases) == 0 {
+		return kwok, nil, nil
+	}
+	if len(c.Ports.LeaseKwoks) != len(leases) {
+		return kwok, nil, fmt.Errorf("%d ports for the KWOK controllers of %d lease durations", len(c.Ports.LeaseKwoks), len(leases))
+	}
+	base := kwok.Args
+	var err error
+	if kwok.Args, err = ManageNodes(base, "!"+plan.LeaseLabel); err != nil {
+		return kwok, nil, err
+	}
+	var out []Process
+	for i, d := range leases {
+		value := fmt.Sprintf("%ds", int(d/time.Second))
+		p := kwok
+		p.Name = plan.Kwok + "/lease-" + value
+		port := c.Ports.LeaseKwoks[i]
+		if p.Args, err = ManageNodes(base, plan.LeaseLabel+"="+value); err != nil {
+			return kwok, nil, err
+		}
+		p.Args = SetFlag(p.Args, "node-lease-duration-seconds", fmt.Sprint(int(d/time.Second)))
+		p.Args = SetFlag(p.Args, "server-address", fmt.Sprintf("%s:%d", c.Host, port))
+		p.HealthURL = c.url(p.Name, port, "/healthz")
+		p.MetricsURL = c.url(p.Name, port, "/metrics")
+		p.Serving, p.Ports = port, []int{port}
+		// After kwok, which starts once KWOK's stages are in the cluster.
+		p.Needs = append(slices.Clone(kwok.Needs), plan.Kwok)
+		out = append(out, p)
+	}
+	return kwok, out, nil
+}
+
+// IsInstance reports whether the process called name is one of
+// component's: the component itself, or one of its controllers
+// (kwok/lease-20s) that act as one.
+func IsInstance(name, component string) bool {
+	return name == component || strings.HasPrefix(name, component+"/")
+}
+
+// LogFile is the name of a process's log file.
+func LogFile(name string) string {
+	return strings.ReplaceAll(name, "/", "-") + ".log"
+}
+
+// ManageNodes turns KWOK's --manage-all-nodes into a label selector: the
+// nodes that do not match are another controller's, or the cluster's own.
+func ManageNodes(args []string, selector string) ([]string, error) {
+	i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--manage-all-nodes=") })
+	if i < 0 {
+		return nil, fmt.Errorf("KWOK's command line has no --manage-all-nodes to replace: %s", strings.Join(args, " "))
+	}
+	out := slices.Clone(args)
+	out[i] = "--manage-nodes-with-label-selector=" + selector
+	return out, nil
+}
+
+// SetFlag gives flag name the value, in its place or at the end.
+func SetFlag(args []string, name, value string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if strings.HasPrefix(a, "--"+name+"=") {
+			out[i] = "--" + name + "=" + value
+			return out
+		}
+	}
+	return append(out, "--"+name+"="+value)
 }
 
 // url is how others reach a component's port.
@@ -250,6 +337,9 @@ func controllerManager(c Config) Process {
 	// renewal, 50s by default: a longer lease, chosen to cut heartbeat
 	// load, must not make every node flap.
 	grace := max(50*time.Second, c.Cluster.NodeLeaseDuration.D())
+	for _, d := range plan.OwnLeases(c.Cluster, c.Pools) {
+		grace = max(grace, d)
+	}
 	args := append(kubeComponent(c, c.Ports.ControllerManager), flags(
 		"root-ca-file", p.CACert,
 		"service-account-private-key-file", p.ServiceAccountKey,

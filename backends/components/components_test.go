@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +235,57 @@ func TestStages(t *testing.T) {
 				t.Errorf("the lifecycle's delay is not in the pod-ready stage")
 			}
 		}
+	}
+}
+
+// Pools with lease durations of their own: KWOK renews every lease of a
+// controller at one duration, so each other duration gets a controller
+// that manages only its nodes, and kwok keeps the rest; the node monitor's
+// grace period covers the longest lease.
+func TestLeaseDurationsGetControllers(t *testing.T) {
+	cfg := config(scenario.DefaultCluster())
+	cfg.Pools = []plan.NodePool{
+		{Name: "a"},
+		{Name: "b", LeaseDuration: plan.Duration(20 * time.Second)},
+		{Name: "c", LeaseDuration: plan.Duration(2 * time.Minute)},
+		{Name: "d", LeaseDuration: plan.Duration(20 * time.Second)},
+		{Name: "e", LeaseDuration: plan.Duration(40 * time.Second)}, // the cluster's
+	}
+	if _, err := Build(cfg); err == nil {
+		t.Error("built without a port for each lease's controller")
+	}
+	cfg.Ports.LeaseKwoks = []int{20001, 20002}
+	procs, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Process{}
+	var names []string
+	for _, p := range procs {
+		byName[p.Name] = p
+		names = append(names, p.Name)
+	}
+	if want := "etcd apiserver scheduler controller_manager kwok kwok/lease-20s kwok/lease-120s"; strings.Join(names, " ") != want {
+		t.Fatalf("processes %v, want %s", names, want)
+	}
+	has := func(p Process, flag string) bool { return slices.Contains(p.Args, flag) }
+	for name, want := range map[string][]string{
+		plan.Kwok:              {"--manage-nodes-with-label-selector=!kwok-run/lease", "--node-lease-duration-seconds=40", "--server-address=127.0.0.1:10247"},
+		"kwok/lease-20s":       {"--manage-nodes-with-label-selector=kwok-run/lease=20s", "--node-lease-duration-seconds=20", "--server-address=127.0.0.1:20001"},
+		"kwok/lease-120s":      {"--manage-nodes-with-label-selector=kwok-run/lease=120s", "--node-lease-duration-seconds=120", "--server-address=127.0.0.1:20002"},
+		plan.ControllerManager: {"--node-monitor-grace-period=2m0s"},
+	} {
+		p := byName[name]
+		for _, f := range want {
+			if !has(p, f) {
+				t.Errorf("%s lacks %s: %v", name, f, p.Args)
+			}
+		}
+		if has(p, "--manage-all-nodes=true") {
+			t.Errorf("%s still manages all nodes", name)
+		}
+	}
+	if p := byName["kwok/lease-120s"]; p.HealthURL != "https://127.0.0.1:20002/healthz" || !slices.Contains(p.Needs, plan.Kwok) {
+		t.Errorf("kwok/lease-120s: health %s, after %v", p.HealthURL, p.Needs)
 	}
 }

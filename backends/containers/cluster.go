@@ -214,8 +214,10 @@ func start(ctx context.Context, spec backends.Spec, opts Options) (c *Cluster, e
 	}
 	wants := make([]Wanted, len(specs))
 	for i, s := range specs {
-		comp, _ := spec.Cluster.Component(s.Name)
-		wants[i] = Wanted{Ref: comp.Image, Binary: s.Binary, Version: spec.Cluster.VersionOf(s.Name)}
+		// By the component, not the process: KWOK's controllers are one.
+		name := components.Of(s.Binary)
+		comp, _ := spec.Cluster.Component(name)
+		wants[i] = Wanted{Ref: comp.Image, Binary: s.Binary, Version: spec.Cluster.VersionOf(name)}
 	}
 	refs, err := Resolve(ctx, c.engine, wants, opts.Binaries, opts.Log)
 	if err != nil {
@@ -291,8 +293,16 @@ func (c *Cluster) specs(spec backends.Spec) ([]components.Process, error) {
 	for _, name := range plan.ComponentNames {
 		hosts[name] = c.containerName(name)
 	}
+	// Each of KWOK's controllers has a container of its own, so all listen
+	// on KWOK's port.
+	ports := inside
+	for _, d := range plan.OwnLeases(spec.Cluster, spec.Pools) {
+		ports.LeaseKwoks = append(ports.LeaseKwoks, inside.Kwok)
+		name := fmt.Sprintf("%s/lease-%ds", plan.Kwok, int(d/time.Second))
+		hosts[name] = c.containerName(name)
+	}
 	return components.Build(components.Config{
-		Cluster: spec.Cluster, Host: "0.0.0.0", Hosts: hosts, Ports: inside,
+		Cluster: spec.Cluster, Host: "0.0.0.0", Hosts: hosts, Ports: ports, Pools: spec.Pools,
 		Paths: components.Paths{
 			PKI:        pki.Layout(filepath.Join(configDir, "pki")),
 			Kubeconfig: filepath.Join(configDir, "kubeconfig"),
@@ -303,7 +313,7 @@ func (c *Cluster) specs(spec backends.Spec) ([]components.Process, error) {
 }
 
 func (c *Cluster) containerName(component string) string {
-	return "kwok-run-" + c.run + "-" + strings.ReplaceAll(component, "_", "-")
+	return "kwok-run-" + c.run + "-" + strings.NewReplacer("_", "-", "/", "-").Replace(component)
 }
 
 // files writes what the containers mount and the host's kubeconfig, and
@@ -333,7 +343,7 @@ func (c *Cluster) files(spec backends.Spec, specs []components.Process, refs []s
 		return err
 	}
 	for i, s := range specs {
-		k := &container{spec: s, name: names[i], image: refs[i], hostPort: ports[i], logPath: filepath.Join(c.opts.RunDir, "logs", s.Name+".log")}
+		k := &container{spec: s, name: names[i], image: refs[i], hostPort: ports[i], logPath: filepath.Join(c.opts.RunDir, "logs", components.LogFile(s.Name))}
 		c.ctrs = append(c.ctrs, k)
 		c.byName[s.Name] = k
 	}
@@ -699,44 +709,59 @@ func (c *Cluster) Components() []backends.Component {
 // Failed delivers the first container that exits on its own.
 func (c *Cluster) Failed() <-chan error { return c.failed }
 
-// Stop stops a component's container: TERM with the apiserver's full
+// Stop stops a component's containers: TERM with the apiserver's full
 // shutdown delay before KILL, or KILL at once.
 func (c *Cluster) Stop(ctx context.Context, component, signal string) error {
-	k, ok := c.byName[component]
-	if !ok {
+	ctrs := c.instances(component)
+	if len(ctrs) == 0 {
 		return fmt.Errorf("no component %q in this cluster", component)
 	}
 	c.faultMu.Lock()
 	c.faults++
 	c.faultMu.Unlock()
-	up, _ := k.state()
-	k.set(up, true)
-	var err error
-	if signal == plan.SignalKill {
-		_, err = c.engine.Run(ctx, "kill", "--signal", "KILL", k.name)
-	} else {
-		_, err = c.engine.Run(ctx, "stop", "--time", "90", k.name)
+	for _, k := range ctrs {
+		up, _ := k.state()
+		k.set(up, true)
+		var err error
+		if signal == plan.SignalKill {
+			_, err = c.engine.Run(ctx, "kill", "--signal", "KILL", k.name)
+		} else {
+			_, err = c.engine.Run(ctx, "stop", "--time", "90", k.name)
+		}
+		if err != nil {
+			return fmt.Errorf("stop %s: %w", k.spec.Name, err)
+		}
+		// kill returns once the signal is sent; wait returns once it is gone.
+		if _, err := c.engine.Run(ctx, "wait", k.name); err != nil {
+			return fmt.Errorf("stop %s: %w", k.spec.Name, err)
+		}
+		k.set(false, true)
 	}
-	if err != nil {
-		return fmt.Errorf("stop %s: %w", component, err)
-	}
-	// kill returns once the signal is sent; wait returns once it is gone.
-	if _, err := c.engine.Run(ctx, "wait", k.name); err != nil {
-		return fmt.Errorf("stop %s: %w", component, err)
-	}
-	k.set(false, true)
 	return nil
 }
 
-// Start starts a stopped component's container again and waits until it is
-// healthy.
+// instances are the containers of a component: one, or KWOK's controllers.
+func (c *Cluster) instances(component string) []*container {
+	var out []*container
+	for _, k := range c.ctrs {
+		if components.IsInstance(k.spec.Name, component) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Start starts a stopped component's containers again and waits until they
+// are healthy.
 func (c *Cluster) Start(ctx context.Context, component string) error {
-	k, ok := c.byName[component]
-	if !ok {
+	ctrs := c.instances(component)
+	if len(ctrs) == 0 {
 		return fmt.Errorf("no component %q in this cluster", component)
 	}
-	if up, _ := k.state(); up {
-		return fmt.Errorf("%s is running", component)
+	for _, k := range ctrs {
+		if up, _ := k.state(); up {
+			return fmt.Errorf("%s is running", k.spec.Name)
+		}
 	}
 	defer func() {
 		c.faultMu.Lock()
@@ -744,18 +769,22 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 		c.faultUntil = time.Now().Add(faultGrace)
 		c.faultMu.Unlock()
 	}()
-	if err := c.startContainer(ctx, k, false); err != nil {
-		return err
+	for _, k := range ctrs {
+		if err := c.startContainer(ctx, k, false); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
 	defer cancel()
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
-	for !c.healthy(ctx, k) {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of its log:\n%s", component, ctx.Err(), supervise.Indent(c.tail(k, 10)))
-		case <-tick.C:
+	for _, k := range ctrs {
+		for !c.healthy(ctx, k) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not healthy after a restart: %w\nthe end of its log:\n%s", k.spec.Name, ctx.Err(), supervise.Indent(c.tail(k, 10)))
+			case <-tick.C:
+			}
 		}
 	}
 	return nil

@@ -50,7 +50,15 @@ func Resolve(ctx context.Context, e *Engine, wants []Wanted, bins *binaries.Reso
 	out := make([]string, len(wants))
 	var fallback []binaries.Want
 	var at []int
+	// KWOK's controllers share an image: it is looked for once.
+	first := map[Wanted]int{}
+	same := map[int]int{}
 	for i, w := range wants {
+		if j, ok := first[w]; ok {
+			same[i] = j
+			continue
+		}
+		first[w] = i
 		ref := w.Ref
 		if ref == "" {
 			ref = images.Upstream(w.Binary, w.Version)
@@ -74,15 +82,17 @@ func Resolve(ctx context.Context, e *Engine, wants []Wanted, bins *binaries.Reso
 		fallback = append(fallback, binaries.Want{Binary: w.Binary, Version: w.Version})
 		at = append(at, i)
 	}
-	if len(fallback) == 0 {
-		return out, nil
+	if len(fallback) > 0 {
+		refs, err := Pack(ctx, e, bins, fallback, log)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			out[i] = refs[j]
+		}
 	}
-	refs, err := Pack(ctx, e, bins, fallback, log)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range at {
-		out[i] = refs[j]
+	for i, j := range same {
+		out[i] = out[j]
 	}
 	return out, nil
 }

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -297,9 +296,12 @@ func start(ctx context.Context, spec backends.Spec, opts Options, path string, c
 // local backend's KWOK, managing only the nodes that carry its shard label.
 func controllers(spec backends.Spec, files *pki.Files, kubeconfig, kwokConfig, bin, logs string) ([]*supervise.Process, error) {
 	var shards []string
+	// Each controller renews its shard's leases at its pool's duration.
+	var leases []time.Duration
 	for _, pool := range spec.Pools {
 		for i := range pool.Shards() {
 			shards = append(shards, pool.Shard(i))
+			leases = append(leases, pool.Lease(spec.Cluster))
 		}
 	}
 	ports, err := components.FreePorts(Host, len(shards))
@@ -320,9 +322,10 @@ func controllers(spec backends.Spec, files *pki.Files, kubeconfig, kwokConfig, b
 			return nil, err
 		}
 		p := built[0]
-		if p.Args, err = manage(p.Args, plan.ShardLabel+"="+shard); err != nil {
+		if p.Args, err = components.ManageNodes(p.Args, plan.ShardLabel+"="+shard); err != nil {
 			return nil, err
 		}
+		p.Args = components.SetFlag(p.Args, "node-lease-duration-seconds", fmt.Sprint(int(leases[i]/time.Second)))
 		// The cluster's apiserver is up already.
 		p.Needs = nil
 		log := filepath.Join(logs, "kwok.log")
@@ -332,18 +335,6 @@ func controllers(spec backends.Spec, files *pki.Files, kubeconfig, kwokConfig, b
 		}
 		out = append(out, &supervise.Process{Spec: p, Binary: bin, LogPath: log})
 	}
-	return out, nil
-}
-
-// manage turns KWOK's --manage-all-nodes into a label selector: the
-// cluster's own nodes, and other shards', are not this controller's.
-func manage(args []string, selector string) ([]string, error) {
-	i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--manage-all-nodes=") })
-	if i < 0 {
-		return nil, fmt.Errorf("KWOK's command line has no --manage-all-nodes to replace: %s", strings.Join(args, " "))
-	}
-	out := slices.Clone(args)
-	out[i] = "--manage-nodes-with-label-selector=" + selector
 	return out, nil
 }
 

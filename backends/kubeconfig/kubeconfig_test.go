@@ -266,13 +266,13 @@ func zombie(pid int) bool {
 }
 
 // Each pool gets a controller per thousand nodes, each managing its shard
-// alone, with the scenario's KWOK settings.
+// alone at its pool's lease duration, with the scenario's KWOK settings.
 func TestControllersShardPools(t *testing.T) {
 	files, err := pki.Generate(t.TempDir(), pki.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := backends.Spec{Cluster: scenario.DefaultCluster(), Pools: []plan.NodePool{{Name: "workers", Count: 2500}, {Name: "gpu", Count: 10}}}
+	spec := backends.Spec{Cluster: scenario.DefaultCluster(), Pools: []plan.NodePool{{Name: "workers", Count: 2500}, {Name: "gpu", Count: 10, LeaseDuration: plan.Duration(2 * time.Minute)}}}
 	for i := range spec.Cluster.Components {
 		if spec.Cluster.Components[i].Name == plan.Kwok {
 			spec.Cluster.Components[i].Args = map[string]string{"v": "4"}
@@ -293,6 +293,13 @@ func TestControllersShardPools(t *testing.T) {
 		}
 		if !strings.Contains(args, "--v=4") || !strings.Contains(args, "--kubeconfig=/kubeconfig") {
 			t.Errorf("%s lacks the scenario's or the cluster's flags: %s", p.Spec.Name, args)
+		}
+		lease := "--node-lease-duration-seconds=40"
+		if shard == "gpu-0" {
+			lease = "--node-lease-duration-seconds=120"
+		}
+		if !strings.Contains(args, lease) {
+			t.Errorf("%s renews not at its pool's lease (%s): %s", p.Spec.Name, lease, args)
 		}
 		if p.LogPath != "/logs/kwok-"+shard+".log" {
 			t.Errorf("%s logs to %s", p.Spec.Name, p.LogPath)

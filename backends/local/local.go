@@ -200,11 +200,12 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 	if c.dataDir, err = dataDir(opts.RunDir); err != nil {
 		return c, err
 	}
-	ports, err := opts.ports(6)
+	leases := plan.OwnLeases(spec.Cluster, spec.Pools)
+	ports, err := opts.ports(6 + len(leases))
 	if err != nil {
 		return c, err
 	}
-	p := components.Ports{EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2], Scheduler: ports[3], ControllerManager: ports[4], Kwok: ports[5]}
+	p := components.Ports{EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2], Scheduler: ports[3], ControllerManager: ports[4], Kwok: ports[5], LeaseKwoks: ports[6:]}
 	c.kubeconfig = filepath.Join(opts.RunDir, "kubeconfig")
 	if err := c.files.WriteKubeconfig(c.kubeconfig, fmt.Sprintf("https://%s:%d", Host, p.APIServer), "kwok-run-"+opts.Name); err != nil {
 		return c, err
@@ -222,14 +223,14 @@ func start(ctx context.Context, spec backends.Spec, opts Options, bins map[strin
 		return c, err
 	}
 	specs, err := components.Build(components.Config{
-		Cluster: spec.Cluster, Host: Host, Ports: p,
+		Cluster: spec.Cluster, Host: Host, Ports: p, Pools: spec.Pools,
 		Paths: components.Paths{PKI: c.files, Kubeconfig: c.kubeconfig, EtcdData: c.dataDir, KwokConfig: kwokPath},
 	})
 	if err != nil {
 		return c, err
 	}
 	for _, s := range specs {
-		proc := &supervise.Process{Spec: s, Binary: bins[s.Binary], LogPath: filepath.Join(logs, s.Name+".log")}
+		proc := &supervise.Process{Spec: s, Binary: bins[s.Binary], LogPath: filepath.Join(logs, components.LogFile(s.Name))}
 		c.procs = append(c.procs, proc)
 		c.byName[s.Name] = proc
 	}
@@ -538,8 +539,8 @@ func (c *Cluster) Failed() <-chan error { return c.failed }
 
 // Stop stops a component with SIGTERM or SIGKILL.
 func (c *Cluster) Stop(ctx context.Context, component, signal string) error {
-	p, ok := c.byName[component]
-	if !ok {
+	procs := c.instances(component)
+	if len(procs) == 0 {
 		return fmt.Errorf("no component %q in this cluster", component)
 	}
 	sig := syscall.SIGTERM
@@ -549,18 +550,38 @@ func (c *Cluster) Stop(ctx context.Context, component, signal string) error {
 	c.faultMu.Lock()
 	c.faults++
 	c.faultMu.Unlock()
-	// A graceful stop of kube-apiserver can take its full shutdown delay.
-	return p.Signal(sig, 90*time.Second)
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		// A graceful stop of kube-apiserver can take its full shutdown
+		// delay.
+		wg.Go(func() { errs[i] = p.Signal(sig, 90*time.Second) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// instances are the processes of a component: one, or KWOK's controllers.
+func (c *Cluster) instances(component string) []*supervise.Process {
+	var out []*supervise.Process
+	for _, p := range c.procs {
+		if components.IsInstance(p.Spec.Name, component) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Start starts a stopped component again and waits until it is healthy.
 func (c *Cluster) Start(ctx context.Context, component string) error {
-	p, ok := c.byName[component]
-	if !ok {
+	procs := c.instances(component)
+	if len(procs) == 0 {
 		return fmt.Errorf("no component %q in this cluster", component)
 	}
-	if p.Running() {
-		return fmt.Errorf("%s is running", component)
+	for _, p := range procs {
+		if p.Running() {
+			return fmt.Errorf("%s is running", p.Spec.Name)
+		}
 	}
 	// The fault ends with this start, plus a grace period for what it
 	// disturbed.
@@ -570,8 +591,10 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 		c.faultUntil = time.Now().Add(faultGrace)
 		c.faultMu.Unlock()
 	}()
-	if err := p.Start(c.env, c.report); err != nil {
-		return err
+	for _, p := range procs {
+		if err := p.Start(c.env, c.report); err != nil {
+			return err
+		}
 	}
 	if err := c.save(); err != nil {
 		return err
@@ -580,11 +603,13 @@ func (c *Cluster) Start(ctx context.Context, component string) error {
 	defer cancel()
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
-	for !c.healthy(ctx, p) {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy after a restart: %w\nthe end of %s:\n%s", component, ctx.Err(), p.LogPath, supervise.Indent(supervise.Tail(p.LogPath, 10)))
-		case <-tick.C:
+	for _, p := range procs {
+		for !c.healthy(ctx, p) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not healthy after a restart: %w\nthe end of %s:\n%s", p.Spec.Name, ctx.Err(), p.LogPath, supervise.Indent(supervise.Tail(p.LogPath, 10)))
+			case <-tick.C:
+			}
 		}
 	}
 	return nil

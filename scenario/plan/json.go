@@ -53,7 +53,8 @@ func (p *NodePool) MarshalJSON() ([]byte, error) {
 		Examples       []Example[NodeSpec] `json:"examples"`
 		Conditions     []NodeCondition     `json:"conditions,omitempty"`
 		StatusInterval Duration            `json:"status_interval,omitempty"`
-	}{p.Name, p.Count, p.Template.Source(), examples, p.Conditions, p.StatusInterval})
+		LeaseDuration  Duration            `json:"lease_duration,omitempty"`
+	}{p.Name, p.Count, p.Template.Source(), examples, p.Conditions, p.StatusInterval, p.LeaseDuration})
 }
 
 func (c *CreateObjects) MarshalJSON() ([]byte, error) {

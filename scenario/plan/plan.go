@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
 
@@ -155,6 +156,9 @@ type NodePool struct {
 	// StatusInterval is how often KWOK rewrites a node's status; zero is
 	// KWOK's own (ten minutes).
 	StatusInterval Duration `json:"status_interval,omitempty"`
+	// LeaseDuration is how long the pool's node leases last; zero is the
+	// cluster's NodeLeaseDuration.
+	LeaseDuration Duration `json:"lease_duration,omitempty"`
 }
 
 // NodeCondition is a condition a pool's nodes report.
@@ -200,6 +204,42 @@ func (p *NodePool) NodeConditions() []NodeCondition {
 // KWOK's would reset their conditions to a healthy kubelet's.
 func (p *NodePool) OwnHeartbeat() bool {
 	return len(p.Conditions) > 0 || p.StatusInterval.D() > 0
+}
+
+// LeaseLabel on a node names its pool's lease duration ("20s") where it
+// differs from the cluster's: KWOK renews every lease of a controller at one
+// duration, so a controller of that duration manages the node.
+const LeaseLabel = "kwok-run/lease"
+
+// Lease is how long the pool's node leases last in cluster c.
+func (p *NodePool) Lease(c Cluster) time.Duration {
+	if d := p.LeaseDuration.D(); d > 0 {
+		return d
+	}
+	return c.NodeLeaseDuration.D()
+}
+
+// LeaseLabelValue is the pool's LeaseLabel value, "" when its lease is the
+// cluster's.
+func (p *NodePool) LeaseLabelValue(c Cluster) string {
+	if d := p.Lease(c); d != c.NodeLeaseDuration.D() {
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	}
+	return ""
+}
+
+// OwnLeases are the lease durations of pools that differ from the
+// cluster's, sorted and distinct: a backend that runs one KWOK controller
+// for the cluster runs one more for each.
+func OwnLeases(c Cluster, pools []NodePool) []time.Duration {
+	var out []time.Duration
+	for _, p := range pools {
+		if d := p.Lease(c); d != c.NodeLeaseDuration.D() && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // NodesPerKwok is how many nodes one KWOK controller manages at most where

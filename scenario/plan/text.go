@@ -21,7 +21,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	t.scenario(p)
 	t.variables(p.Variables)
 	t.cluster(&p.Cluster, p.Pools)
-	if err := t.pools(p.Pools); err != nil {
+	if err := t.pools(p.Cluster, p.Pools); err != nil {
 		return err
 	}
 	t.lifecycles(p)
@@ -115,6 +115,13 @@ func (t *textWriter) cluster(c *Cluster, pools []*NodePool) {
 		}
 	}
 	components := strings.Join(enabled, ", ")
+	var leases []string
+	for _, p := range pools {
+		if v := p.LeaseLabelValue(*c); v != "" && !slices.Contains(leases, v) {
+			leases = append(leases, v)
+			components += ", kwok/lease-" + v
+		}
+	}
 	if len(disabled) > 0 {
 		components += " (disabled: " + strings.Join(disabled, ", ") + ")"
 	}
@@ -189,13 +196,20 @@ func componentSettings(comp Component) []string {
 	return parts
 }
 
-func (t *textWriter) pools(pools []*NodePool) error {
+func (t *textWriter) pools(c Cluster, pools []*NodePool) error {
 	if len(pools) == 0 {
 		return nil
 	}
 	t.heading("Node pools")
 	for _, pool := range pools {
-		t.line(1, "%s: %d nodes", pool.Name, pool.Count)
+		var heartbeat string
+		if pool.LeaseDuration > 0 {
+			heartbeat += fmt.Sprintf(", lease %s (renewed every %s per node)", Duration(pool.Lease(c)), Duration(pool.Lease(c)/4))
+		}
+		if pool.StatusInterval > 0 {
+			heartbeat += fmt.Sprintf(", status every %s", pool.StatusInterval)
+		}
+		t.line(1, "%s: %d nodes%s", pool.Name, pool.Count, heartbeat)
 		examples, err := Examples(pool.Count, pool.Template.Node)
 		if err != nil {
 			return err

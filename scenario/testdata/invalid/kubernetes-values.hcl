@@ -43,6 +43,63 @@ node_pool "pressured" {
   }
   heartbeat {
     status_interval = "1s" # error: status_interval too short
+    lease_duration  = "1500ms" # error: Invalid lease_duration | whole seconds
+  }
+}
+
+node_pool "lease-1" {
+  count = 1
+  heartbeat {
+    lease_duration = "500ms" # error: lease_duration too short
+  }
+}
+
+node_pool "lease-2" {
+  count = 1
+  heartbeat {
+    lease_duration = "11s"
+  }
+}
+
+node_pool "lease-3" {
+  count = 1
+  heartbeat {
+    lease_duration = "12s"
+  }
+}
+
+node_pool "lease-4" {
+  count = 1
+  heartbeat {
+    lease_duration = "13s"
+  }
+}
+
+node_pool "lease-5" {
+  count = 1
+  heartbeat {
+    lease_duration = "14s"
+  }
+}
+
+node_pool "lease-6" {
+  count = 1
+  heartbeat {
+    lease_duration = "40s" # the cluster's: no controller of its own
+  }
+}
+
+node_pool "lease-7" {
+  count = 1
+  heartbeat {
+    lease_duration = "12s" # a duration an earlier pool has
+  }
+}
+
+node_pool "lease-8" {
+  count = 1
+  heartbeat {
+    lease_duration = "15s" # error: Too many lease durations | may have 4
   }
 }
 
