@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -386,9 +387,36 @@ func TestRunQuickstart(t *testing.T) {
 	if n := strings.Count(string(events), `"kind":"pod"`); n != 20 {
 		t.Errorf("events.jsonl holds %d pods, want 20", n)
 	}
+	assertNoSecrets(t, out)
 	reg, _ := registry.Default()
 	if entries, _ := reg.List(); len(entries) != 0 {
 		t.Errorf("the cluster is still registered after the run: %v", entries[0].Name)
+	}
+}
+
+// assertNoSecrets checks that no file of a results directory, which CI
+// jobs upload, holds a private key, a kubeconfig's key or a bearer token
+// (a JWT).
+func assertNoSecrets(t *testing.T, dir string) {
+	t.Helper()
+	secret := regexp.MustCompile(`PRIVATE KEY|client-key-data|eyJhbGciOi|(?i)bearer [a-z0-9._-]{20,}`)
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if m := secret.Find(raw); m != nil {
+			t.Errorf("%s holds a secret: %q", path, m)
+		}
+		return nil
+	})
+	if err != nil || files < 5 {
+		t.Fatalf("read %d files of %s: %v", files, dir, err)
 	}
 }
 
