@@ -20,7 +20,8 @@ import (
 )
 
 // Ctrl-C (and SIGTERM) while kwok-run brings a cluster up: the exit code
-// names the signal, and nothing is left running or registered.
+// names the signal, and nothing is left running, registered or in the
+// temporary directory.
 func TestSignalDuringStartUp(t *testing.T) {
 	binariestest.Cached(t)
 	bin := build(t)
@@ -33,9 +34,9 @@ func TestSignalDuringStartUp(t *testing.T) {
 			if tc.backend == "docker" {
 				docker(t)
 			}
-			state := t.TempDir()
+			state, tmp := t.TempDir(), t.TempDir()
 			cmd := exec.Command(bin, "up", "--backend", tc.backend, "--binary-sources", "cache")
-			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state)
+			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "TMPDIR="+tmp)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -55,6 +56,9 @@ func TestSignalDuringStartUp(t *testing.T) {
 			out, _ := exec.Command("pgrep", "-f", filepath.Join(state, "kwok-run")).Output()
 			if s := strings.TrimSpace(string(out)); s != "" {
 				t.Errorf("processes left: %s", s)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
 			}
 			// Other packages' tests may run clusters on the same engine at
 			// the same time: only this run's label counts. A run stopped
