@@ -99,8 +99,15 @@ func (s *samples) counts(v metrics.Values, sc scope) {
 			v["pods_scheduled_on_pool."+pool]++
 		}
 	}
+	var endpointsReady float64
+	for _, svc := range s.recs.Services {
+		if !svc.Preexisting && inWindow(svc.EndpointsReady) {
+			endpointsReady++
+		}
+	}
 	for name, n := range map[string]float64{
-		"pods_created": created, "pods_scheduled": scheduled, "pods_running": running, "pods_succeeded": succeeded,
+		"services_endpoints_ready": endpointsReady,
+		"pods_created":             created, "pods_scheduled": scheduled, "pods_running": running, "pods_succeeded": succeeded,
 		"pods_failed": failed, "pods_unscheduled": unscheduled, "pods_deleted": deleted,
 		"nodes_created": nCreated, "nodes_ready": nReady, "nodes_not_ready": nNotReady, "nodes_deleted": nDeleted,
 	} {

@@ -44,9 +44,12 @@ type Recorder struct {
 	allJobs        []*Job
 	services       map[objKey]*Service
 	allServices    []*Service
-	selectRunning  SelectRunning
-	watches        map[string]*WatchStats
-	examples       []string
+	// earlySlices are the ready counts of EndpointSlices, by slice, of
+	// Services not seen yet.
+	earlySlices   map[objKey]map[string]int
+	selectRunning SelectRunning
+	watches       map[string]*WatchStats
+	examples      []string
 	// created are the objects kwok-run itself created, to count those no
 	// watch saw.
 	created []createdObject
@@ -65,7 +68,7 @@ func NewRecorder(start time.Time) *Recorder {
 	return &Recorder{
 		start: start,
 		pods:  map[objKey]*Pod{}, nodes: map[string]*Node{},
-		deployments: map[objKey]*Deployment{}, jobs: map[objKey]*Job{}, services: map[objKey]*Service{},
+		deployments: map[objKey]*Deployment{}, jobs: map[objKey]*Job{}, services: map[objKey]*Service{}, earlySlices: map[objKey]map[string]int{},
 		watches: map[string]*WatchStats{},
 	}
 }

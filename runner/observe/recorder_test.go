@@ -269,6 +269,32 @@ func TestServiceEndpointsReady(t *testing.T) {
 	}
 }
 
+// The Service's EndpointSlices may arrive, complete, before the Service
+// itself (two watches, in no order between them): its endpoints are ready
+// when the Service comes, counted but not timed, and a slice deleted
+// before its Service came does not count.
+func TestEndpointSlicesBeforeTheirService(t *testing.T) {
+	r := NewRecorder(time.Now())
+	r.SetSelectRunning(func(ns string, sel map[string]string) []string { return []string{"a", "b"} })
+	r.observe(EndpointSlices, watch.Added, endpointSlice("web-1", "web", 2), 100*ms, Live)
+	r.observe(EndpointSlices, watch.Added, endpointSlice("gone-1", "gone", 2), 100*ms, Live)
+	r.observe(EndpointSlices, watch.Deleted, endpointSlice("gone-1", "gone", 2), 110*ms, Live)
+	for i, name := range []string{"web", "gone"} {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("s" + name)}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}}}
+		r.observe(Services, watch.Added, svc, time.Duration(150+i)*ms, Live)
+	}
+	recs := r.Records()
+	if s := recs.Services[0]; s.EndpointsReady != 150*ms || !s.Inexact {
+		t.Errorf("web: endpoints ready at %s (inexact %v), want at its arrival, 150ms, untimed", s.EndpointsReady, s.Inexact)
+	}
+	if s := recs.Services[1]; s.EndpointsReady != 0 {
+		t.Errorf("gone: endpoints ready at %s from a deleted slice", s.EndpointsReady)
+	}
+	if len(r.earlySlices) != 0 {
+		t.Errorf("slices kept after their Services came: %v", r.earlySlices)
+	}
+}
+
 // What kwok-run created and no watch saw (made and gone during a relisted
 // gap) is counted by UID, with names; what was seen, even only in a
 // relist, and a name reused by a new object are not mistaken for it.

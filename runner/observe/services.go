@@ -58,13 +58,23 @@ func (r *Recorder) service(typ watch.EventType, s *corev1.Service, at time.Durat
 		return
 	}
 	rec.selector = s.Spec.Selector
+	// Services and EndpointSlices arrive on two watches, in no order
+	// between them: slices that came first were kept for the Service.
+	if pending, ok := r.earlySlices[k]; ok {
+		delete(r.earlySlices, k)
+		if !rec.Preexisting {
+			for name, n := range pending {
+				rec.ready[name] = n
+			}
+			// They were complete before the Service was seen: a moment
+			// that cannot be timed.
+			r.endpointsComplete(rec, at, false)
+		}
+	}
 }
 
 func (r *Recorder) endpointSlice(typ watch.EventType, es *discoveryv1.EndpointSlice, at time.Duration, origin Origin) {
-	rec := r.services[objKey{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}]
-	if rec == nil || rec.Preexisting || rec.EndpointsReady > 0 {
-		return
-	}
+	k := objKey{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}
 	ready := 0
 	if typ != watch.Deleted {
 		for _, e := range es.Endpoints {
@@ -73,8 +83,32 @@ func (r *Recorder) endpointSlice(typ watch.EventType, es *discoveryv1.EndpointSl
 			}
 		}
 	}
+	rec := r.services[k]
+	if rec == nil {
+		// The Service's own event may not have come yet.
+		if r.earlySlices[k] == nil {
+			r.earlySlices[k] = map[string]int{}
+		}
+		r.earlySlices[k][es.Name] = ready
+		if typ == watch.Deleted {
+			delete(r.earlySlices[k], es.Name)
+			if len(r.earlySlices[k]) == 0 {
+				delete(r.earlySlices, k)
+			}
+		}
+		return
+	}
+	if rec.Preexisting || rec.EndpointsReady > 0 {
+		return
+	}
 	rec.ready[es.Name] = ready
-	if r.selectRunning == nil {
+	r.endpointsComplete(rec, at, origin == Live)
+}
+
+// endpointsComplete stamps the Service's endpoints ready at when its slices
+// list every Running pod it selects.
+func (r *Recorder) endpointsComplete(rec *Service, at time.Duration, exact bool) {
+	if r.selectRunning == nil || rec.EndpointsReady > 0 {
 		return
 	}
 	total := 0
@@ -91,8 +125,8 @@ func (r *Recorder) endpointSlice(typ watch.EventType, es *discoveryv1.EndpointSl
 			rec.From = max(rec.From, p.At[PodRunning])
 		}
 	}
-	rec.Inexact = rec.Inexact || origin != Live
-	if origin != Live {
+	rec.Inexact = rec.Inexact || !exact
+	if !exact {
 		r.missed(Services, rec.Namespace, rec.Name, "endpoints ready", at)
 	}
 }

@@ -131,6 +131,7 @@ var catalogue = []Metric{
 	{Name: "pods_unscheduled", Unit: Count, Better: Lower, Description: "Pods still unbound at the end."},
 	{Name: "pods_deleted", Unit: Count, Better: Neither, Description: "Pods gone after a deletion."},
 	{Name: "nodes_created", Unit: Count, Better: Neither, Description: "Nodes created."},
+	{Name: "services_endpoints_ready", Unit: Count, Better: Neither, Description: "Services with a selector, created during the run, whose EndpointSlices came to list every Running pod they select: those service_endpoints_latency timed and those it could not (their slices arrived before the Service did)."},
 	{Name: "nodes_ready", Unit: Count, Better: Neither, Description: "Nodes Ready at the end."},
 	{Name: "nodes_not_ready", Unit: Count, Better: Lower, Description: "Nodes not Ready at the end."},
 	{Name: "nodes_deleted", Unit: Count, Better: Neither, Description: "Nodes gone after a deletion."},
