@@ -154,9 +154,9 @@ func leaseKwoks(c Config, kwok Process) (Process, []Process, error) {
 	}
 	var out []Process
 	for i, d := range leases {
-		value := fmt.Sprintf("%ds", int(d/time.Second))
+		value := plan.LeaseValue(d)
 		p := kwok
-		p.Name = plan.Kwok + "/lease-" + value
+		p.Name = LeaseKwok(d)
 		port := c.Ports.LeaseKwoks[i]
 		if p.Args, err = ManageNodes(base, plan.LeaseLabel+"="+value); err != nil {
 			return kwok, nil, err
@@ -171,6 +171,11 @@ func leaseKwoks(c Config, kwok Process) (Process, []Process, error) {
 		out = append(out, p)
 	}
 	return kwok, out, nil
+}
+
+// LeaseKwok names the KWOK controller of lease duration d.
+func LeaseKwok(d time.Duration) string {
+	return plan.Kwok + "/lease-" + plan.LeaseValue(d)
 }
 
 // IsInstance reports whether the process called name is one of

@@ -298,8 +298,7 @@ func (c *Cluster) specs(spec backends.Spec) ([]components.Process, error) {
 	ports := inside
 	for _, d := range plan.OwnLeases(spec.Cluster, spec.Pools) {
 		ports.LeaseKwoks = append(ports.LeaseKwoks, inside.Kwok)
-		name := fmt.Sprintf("%s/lease-%ds", plan.Kwok, int(d/time.Second))
-		hosts[name] = c.containerName(name)
+		hosts[components.LeaseKwok(d)] = c.containerName(components.LeaseKwok(d))
 	}
 	return components.Build(components.Config{
 		Cluster: spec.Cluster, Host: "0.0.0.0", Hosts: hosts, Ports: ports, Pools: spec.Pools,

@@ -223,9 +223,15 @@ func (p *NodePool) Lease(c Cluster) time.Duration {
 // cluster's.
 func (p *NodePool) LeaseLabelValue(c Cluster) string {
 	if d := p.Lease(c); d != c.NodeLeaseDuration.D() {
-		return fmt.Sprintf("%ds", int(d/time.Second))
+		return LeaseValue(d)
 	}
 	return ""
+}
+
+// LeaseValue names a lease duration in whole seconds, "20s", as LeaseLabel
+// and the controller of that duration do.
+func LeaseValue(d time.Duration) string {
+	return fmt.Sprintf("%ds", int(d/time.Second))
 }
 
 // OwnLeases are the lease durations of pools that differ from the
