@@ -96,7 +96,9 @@ func (a *actionCtx) createNode(ctx context.Context, p *poolNodes, name string, i
 	if err != nil {
 		return err
 	}
-	a.r.recorder.Created(observe.Nodes, "", name, created.UID)
+	if created.UID != "" {
+		a.r.recorder.Created(observe.Nodes, "", name, created.UID)
+	}
 	a.r.mu.Lock()
 	p.live[name] = index
 	a.r.mu.Unlock()

@@ -107,22 +107,33 @@ func (r *runner) create(ctx context.Context, ns string, obj any) error {
 	default:
 		err = fmt.Errorf("cannot create %T", obj)
 	}
-	if err == nil && kind != "" {
+	if err == nil && kind != "" && uid != "" {
 		r.recorder.Created(kind, ns, name, uid)
 	}
 	return err
 }
 
-// createOrGet creates obj, or reads it back when it exists already.
-func createOrGet[T interface{ GetName() string }](ctx context.Context, obj T, c interface {
+// createOrGet creates obj, or, when it exists already, reads it back for
+// its UID. An object that cannot be read back (gone again, or already
+// being deleted, so perhaps another) was still created: it comes back
+// without a UID, and is not counted.
+func createOrGet[T interface {
+	GetName() string
+	GetDeletionTimestamp() *metav1.Time
+	SetUID(types.UID)
+}](ctx context.Context, obj T, c interface {
 	Create(context.Context, T, metav1.CreateOptions) (T, error)
 	Get(context.Context, string, metav1.GetOptions) (T, error)
 }) (T, error) {
 	created, err := c.Create(ctx, obj, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return c.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return created, err
 	}
-	return created, err
+	if got, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{}); err == nil && got.GetDeletionTimestamp() == nil {
+		return got, nil
+	}
+	obj.SetUID("")
+	return obj, nil
 }
 
 // spread divides count pods over n objects the way create_pods does: full

@@ -187,6 +187,9 @@ func (r *runner) mark(ctx context.Context) {
 // recorded to the result.
 func (r *runner) stopMeasuring(res *Result) {
 	if r.tracker != nil {
+		// The watches outlive the run's context: what the last moments
+		// created may still arrive, and is not unseen.
+		r.recorder.WaitSeen(2 * time.Second)
 		r.tracker.close()
 	}
 	if r.stopScraper != nil {

@@ -341,9 +341,11 @@ func controllerManager(c Config) Process {
 	// controller marks a node Unknown after the grace period without a
 	// renewal, 50s by default: a longer lease, chosen to cut heartbeat
 	// load, must not make every node flap.
-	grace := max(50*time.Second, c.Cluster.NodeLeaseDuration.D())
-	for _, d := range plan.OwnLeases(c.Cluster, c.Pools) {
-		grace = max(grace, d)
+	// A quarter more than the longest lease: a restarted KWOK takes a node
+	// back only when its previous self's lease expired, and renews then.
+	grace := 50 * time.Second
+	for _, d := range append(plan.OwnLeases(c.Cluster, c.Pools), c.Cluster.NodeLeaseDuration.D()) {
+		grace = max(grace, d+d/4)
 	}
 	args := append(kubeComponent(c, c.Ports.ControllerManager), flags(
 		"root-ca-file", p.CACert,

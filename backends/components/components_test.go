@@ -273,7 +273,7 @@ func TestLeaseDurationsGetControllers(t *testing.T) {
 		plan.Kwok:              {"--manage-nodes-with-label-selector=!kwok-run/lease", "--node-lease-duration-seconds=40", "--server-address=127.0.0.1:10247"},
 		"kwok/lease-20s":       {"--manage-nodes-with-label-selector=kwok-run/lease=20s", "--node-lease-duration-seconds=20", "--server-address=127.0.0.1:20001"},
 		"kwok/lease-120s":      {"--manage-nodes-with-label-selector=kwok-run/lease=120s", "--node-lease-duration-seconds=120", "--server-address=127.0.0.1:20002"},
-		plan.ControllerManager: {"--node-monitor-grace-period=2m0s"},
+		plan.ControllerManager: {"--node-monitor-grace-period=2m30s"},
 	} {
 		p := byName[name]
 		for _, f := range want {

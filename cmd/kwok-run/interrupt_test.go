@@ -34,6 +34,9 @@ type actionCase struct {
 	// the signal goes as the step starts, while the action runs or just
 	// after.
 	quick bool
+	// paced actions send requests from their start: two seconds in, they
+	// have done some.
+	paced bool
 	files map[string]string
 	args  []string
 }
@@ -44,12 +47,12 @@ func actionCases() []actionCase {
 		fmt.Fprintf(&many, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied-%d\n  namespace: default\n---\n", i)
 	}
 	return []actionCase{
-		{kind: "create_nodes", target: `create_nodes {
+		{kind: "create_nodes", paced: true, target: `create_nodes {
     pool = "p"
     count = 3000
     rate = 20
   }`},
-		{kind: "delete_nodes", setup: `create_nodes {
+		{kind: "delete_nodes", paced: true, setup: `create_nodes {
     pool = "p"
     count = 300
   }`, target: `delete_nodes {
@@ -66,11 +69,11 @@ func actionCases() []actionCase {
     every = "1s"
     duration = "10m"
   }`},
-		{kind: "create_pods", target: `create_pods "w" {
+		{kind: "create_pods", paced: true, target: `create_pods "w" {
     count = 5000
     rate = 20
   }`},
-		{kind: "scale_pods", setup: `create_pods "w" {
+		{kind: "scale_pods", paced: true, setup: `create_pods "w" {
     kind = "Deployment"
     count = 100
     replicas = 1
@@ -78,13 +81,13 @@ func actionCases() []actionCase {
     count = 200
     rate = 5
   }`},
-		{kind: "delete_pods", setup: `create_pods "w" {
+		{kind: "delete_pods", paced: true, setup: `create_pods "w" {
     count = 200
   }`, target: `delete_pods {
     wave = "w"
     rate = 5
   }`},
-		{kind: "create_objects", target: `create_objects "o" {
+		{kind: "create_objects", paced: true, target: `create_objects "o" {
     count = 5000
     rate = 20
     object = { apiVersion = "v1", kind = "ConfigMap" }
@@ -97,13 +100,13 @@ func actionCases() []actionCase {
     every = "1s"
     duration = "10m"
   }`},
-		{kind: "delete_objects", setup: `create_objects "o" {
+		{kind: "delete_objects", paced: true, setup: `create_objects "o" {
     count = 300
     object = { apiVersion = "v1", kind = "ConfigMap" }
   }`, target: `delete_objects "o" {
     rate = 5
   }`},
-		{kind: "apply", target: `apply {
+		{kind: "apply", paced: true, target: `apply {
     files = ["many.yaml"]
     rate = 10
   }`, files: map[string]string{"many.yaml": many.String()}},
@@ -170,9 +173,14 @@ func TestSignalDuringEachAction(t *testing.T) {
 			if o := rep.Outcome; o.Status != reports.Interrupted || o.ExitCode != code || o.StoppedIn != "target" {
 				t.Errorf("outcome %+v, want interrupted in target with exit %d", o, code)
 			}
+			// What was created up to the signal was seen, the last
+			// creations too.
+			if m := rep.Measurement; m.Unseen != 0 {
+				t.Errorf("%d created objects never seen: %v", m.Unseen, m.UnseenExamples)
+			}
 			if st := rep.Steps[len(rep.Steps)-1]; len(st.Actions) != 1 || st.Actions[0].Kind != c.kind {
 				t.Errorf("the report does not show the interrupted %s: %+v", c.kind, st)
-			} else if !c.quick && st.Actions[0].Done == 0 && c.kind != "wait" && c.kind != "exec" && c.kind != "restart_component" {
+			} else if c.paced && st.Actions[0].Done == 0 {
 				t.Errorf("the %s had done nothing in two seconds: %+v", c.kind, st.Actions[0])
 			}
 			r.assertNothingLeft(t)
@@ -393,8 +401,18 @@ func TestSignalDuringBuild(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			r := startBare(t, build(t), []string{"--binary-sources", "build"})
 			r.waitFor(t, "from source with the Go toolchain", time.Minute)
-			// Long enough for go to download modules or compile.
-			time.Sleep(5 * time.Second)
+			// Once go compiles: its temporary directories appear.
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				if tmp, _ := filepath.Glob(filepath.Join(r.cache, "kwok-run", "build", "*", "_gotmp", "*")); len(tmp) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("go did not start compiling within 3 minutes:\n%s", r.stderr.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
 			r.cmd.Process.Signal(tc.sig)
 			r.assertInterruptedInStartUp(t, tc.code)
 			if work, _ := os.ReadDir(filepath.Join(r.cache, "kwok-run", "build")); len(work) != 0 {

@@ -107,6 +107,7 @@ func collect(p *plan.Plan, res *runner.Result) *samples {
 		case svc.Preexisting || svc.EndpointsReady == 0:
 		case svc.Inexact:
 			s.inexact = append(s.inexact, svc.EndpointsReady)
+		case svc.Early:
 		default:
 			add("service_endpoints_latency", svc.From, svc.EndpointsReady)
 		}

@@ -46,7 +46,7 @@ type Recorder struct {
 	allServices    []*Service
 	// earlySlices are the ready counts of EndpointSlices, by slice, of
 	// Services not seen yet.
-	earlySlices   map[objKey]map[string]int
+	earlySlices   map[objKey]map[string]earlySlice
 	selectRunning SelectRunning
 	watches       map[string]*WatchStats
 	examples      []string
@@ -68,7 +68,7 @@ func NewRecorder(start time.Time) *Recorder {
 	return &Recorder{
 		start: start,
 		pods:  map[objKey]*Pod{}, nodes: map[string]*Node{},
-		deployments: map[objKey]*Deployment{}, jobs: map[objKey]*Job{}, services: map[objKey]*Service{}, earlySlices: map[objKey]map[string]int{},
+		deployments: map[objKey]*Deployment{}, jobs: map[objKey]*Job{}, services: map[objKey]*Service{}, earlySlices: map[objKey]map[string]earlySlice{},
 		watches: map[string]*WatchStats{},
 	}
 }
@@ -98,20 +98,35 @@ func (r *Recorder) Records() Records {
 }
 
 // Created tells the recorder that kwok-run created an object of kind (Pods,
-// Nodes, Deployments, Jobs, Services) with this UID: a watch that was down
-// and relisted cannot see an object made and gone in the gap, and only
-// those kwok-run made can be counted.
+// Nodes, Deployments, Jobs) with this UID: a watch that was down and
+// relisted cannot see an object made and gone in the gap, and only those
+// kwok-run made can be counted.
 func (r *Recorder) Created(kind, ns, name string, uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.created = append(r.created, createdObject{kind: kind, ns: ns, name: name, uid: uidHash(uid), at: time.Since(r.start)})
 }
 
-// unseen counts the created objects that no watch saw.
-func (r *Recorder) unseen(out *Records) {
-	out.Created = len(r.created)
+// WaitSeen waits, at most limit, until a watch has seen every object
+// kwok-run created: those created in the last moments of a run are on their
+// way, and are not what Unseen counts.
+func (r *Recorder) WaitSeen(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		r.mu.Lock()
+		n := len(r.unseenObjects())
+		r.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// unseenObjects are the created objects that no watch saw.
+func (r *Recorder) unseenObjects() []createdObject {
 	if len(r.created) == 0 {
-		return
+		return nil
 	}
 	seen := make(map[uint64]bool, len(r.allPods)+len(r.allNodes))
 	for _, p := range r.allPods {
@@ -126,13 +141,19 @@ func (r *Recorder) unseen(out *Records) {
 	for _, j := range r.allJobs {
 		seen[j.uid] = true
 	}
-	for _, s := range r.allServices {
-		seen[s.uid] = true
-	}
+	var out []createdObject
 	for _, c := range r.created {
-		if seen[c.uid] {
-			continue
+		if !seen[c.uid] {
+			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// unseen counts the created objects that no watch saw.
+func (r *Recorder) unseen(out *Records) {
+	out.Created = len(r.created)
+	for _, c := range r.unseenObjects() {
 		out.Unseen = append(out.Unseen, c.at)
 		if len(out.UnseenExamples) < maxExamples {
 			name := c.name

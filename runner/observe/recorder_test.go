@@ -271,27 +271,50 @@ func TestServiceEndpointsReady(t *testing.T) {
 
 // The Service's EndpointSlices may arrive, complete, before the Service
 // itself (two watches, in no order between them): its endpoints are ready
-// when the Service comes, counted but not timed, and a slice deleted
-// before its Service came does not count.
+// when the Service comes, not timed and not counted as missed; a slice
+// deleted before its Service came, or owned by an earlier Service of the
+// same name, does not count.
 func TestEndpointSlicesBeforeTheirService(t *testing.T) {
 	r := NewRecorder(time.Now())
 	r.SetSelectRunning(func(ns string, sel map[string]string) []string { return []string{"a", "b"} })
-	r.observe(EndpointSlices, watch.Added, endpointSlice("web-1", "web", 2), 100*ms, Live)
+	owned := func(es *discoveryv1.EndpointSlice, uid string) *discoveryv1.EndpointSlice {
+		es.OwnerReferences = []metav1.OwnerReference{{Kind: "Service", Name: es.Labels[discoveryv1.LabelServiceName], UID: types.UID(uid)}}
+		return es
+	}
+	r.observe(EndpointSlices, watch.Added, owned(endpointSlice("web-1", "web", 2), "sweb"), 100*ms, Live)
 	r.observe(EndpointSlices, watch.Added, endpointSlice("gone-1", "gone", 2), 100*ms, Live)
 	r.observe(EndpointSlices, watch.Deleted, endpointSlice("gone-1", "gone", 2), 110*ms, Live)
-	for i, name := range []string{"web", "gone"} {
+	r.observe(EndpointSlices, watch.Added, owned(endpointSlice("old-1", "old", 2), "an-earlier-uid"), 120*ms, Live)
+	for i, name := range []string{"web", "gone", "old"} {
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("s" + name)}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}}}
 		r.observe(Services, watch.Added, svc, time.Duration(150+i)*ms, Live)
 	}
 	recs := r.Records()
-	if s := recs.Services[0]; s.EndpointsReady != 150*ms || !s.Inexact {
-		t.Errorf("web: endpoints ready at %s (inexact %v), want at its arrival, 150ms, untimed", s.EndpointsReady, s.Inexact)
+	if s := recs.Services[0]; s.EndpointsReady != 150*ms || !s.Early || s.Inexact {
+		t.Errorf("web: endpoints ready at %s (early %v, inexact %v), want at its arrival, 150ms, early", s.EndpointsReady, s.Early, s.Inexact)
 	}
-	if s := recs.Services[1]; s.EndpointsReady != 0 {
-		t.Errorf("gone: endpoints ready at %s from a deleted slice", s.EndpointsReady)
+	for _, s := range recs.Services[1:] {
+		if s.EndpointsReady != 0 {
+			t.Errorf("%s: endpoints ready at %s from a slice not its own", s.Name, s.EndpointsReady)
+		}
 	}
-	if len(r.earlySlices) != 0 {
-		t.Errorf("slices kept after their Services came: %v", r.earlySlices)
+	if len(r.earlySlices) != 0 || len(recs.Examples) != 0 {
+		t.Errorf("slices kept after their Services came: %v; missed: %v", r.earlySlices, recs.Examples)
+	}
+}
+
+// Objects created in a run's last moments are still on their way when the
+// run ends: WaitSeen gives the watches that moment.
+func TestWaitSeen(t *testing.T) {
+	r := NewRecorder(time.Now())
+	r.Created(Pods, "ns", "late", "u1")
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		r.observe(Pods, watch.Added, pod("late", "u1", "", corev1.PodPending, false), 100*ms, Live)
+	}()
+	r.WaitSeen(time.Minute)
+	if recs := r.Records(); len(recs.Unseen) != 0 || recs.Created != 1 {
+		t.Errorf("unseen %v of %d created, want none", recs.UnseenExamples, recs.Created)
 	}
 }
 

@@ -22,6 +22,10 @@ type Service struct {
 	// Inexact is set when the moment was seen only in a relist or after a
 	// gap, or the creation was.
 	Inexact bool
+	// Early is set when the Service's slices were complete before its own
+	// event came (two watches, in no order between them): no watch missed
+	// anything, but there is no latency to take.
+	Early bool
 
 	selector map[string]string
 	// ready counts the ready endpoints of each of the Service's slices.
@@ -46,6 +50,9 @@ func (r *Recorder) service(typ watch.EventType, s *corev1.Service, at time.Durat
 	rec := r.services[k]
 	if rec == nil || rec.uid != uid {
 		if typ == watch.Deleted || len(s.Spec.Selector) == 0 {
+			// Nothing will claim the slices of a Service without a
+			// selector, which are someone else's to fill.
+			delete(r.earlySlices, k)
 			return
 		}
 		rec = &Service{Namespace: s.Namespace, Name: s.Name, uid: uid, Preexisting: origin == Initial, Created: at,
@@ -59,18 +66,37 @@ func (r *Recorder) service(typ watch.EventType, s *corev1.Service, at time.Durat
 	}
 	rec.selector = s.Spec.Selector
 	// Services and EndpointSlices arrive on two watches, in no order
-	// between them: slices that came first were kept for the Service.
+	// between them: slices that came first were kept for the Service, by
+	// the Service's UID, their owner's, so an old Service's are not taken.
 	if pending, ok := r.earlySlices[k]; ok {
 		delete(r.earlySlices, k)
 		if !rec.Preexisting {
-			for name, n := range pending {
-				rec.ready[name] = n
+			for name, es := range pending {
+				if es.owner == 0 || es.owner == uid {
+					rec.ready[name] = es.ready
+				}
 			}
-			// They were complete before the Service was seen: a moment
-			// that cannot be timed.
-			r.endpointsComplete(rec, at, false)
+			if r.endpointsComplete(rec, at, true) {
+				rec.Early = true
+			}
 		}
 	}
+}
+
+// earlySlice is an EndpointSlice seen before its Service.
+type earlySlice struct {
+	ready int
+	owner uint64
+}
+
+// sliceOwner is the UID of the Service that owns es, 0 when none does.
+func sliceOwner(es *discoveryv1.EndpointSlice) uint64 {
+	for _, o := range es.OwnerReferences {
+		if o.Kind == "Service" {
+			return uidHash(o.UID)
+		}
+	}
+	return 0
 }
 
 func (r *Recorder) endpointSlice(typ watch.EventType, es *discoveryv1.EndpointSlice, at time.Duration, origin Origin) {
@@ -83,19 +109,21 @@ func (r *Recorder) endpointSlice(typ watch.EventType, es *discoveryv1.EndpointSl
 			}
 		}
 	}
+	owner := sliceOwner(es)
 	rec := r.services[k]
-	if rec == nil {
+	if rec == nil || (owner != 0 && owner != rec.uid) {
 		// The Service's own event may not have come yet.
-		if r.earlySlices[k] == nil {
-			r.earlySlices[k] = map[string]int{}
-		}
-		r.earlySlices[k][es.Name] = ready
 		if typ == watch.Deleted {
 			delete(r.earlySlices[k], es.Name)
 			if len(r.earlySlices[k]) == 0 {
 				delete(r.earlySlices, k)
 			}
+			return
 		}
+		if r.earlySlices[k] == nil {
+			r.earlySlices[k] = map[string]earlySlice{}
+		}
+		r.earlySlices[k][es.Name] = earlySlice{ready: ready, owner: owner}
 		return
 	}
 	if rec.Preexisting || rec.EndpointsReady > 0 {
@@ -106,10 +134,10 @@ func (r *Recorder) endpointSlice(typ watch.EventType, es *discoveryv1.EndpointSl
 }
 
 // endpointsComplete stamps the Service's endpoints ready at when its slices
-// list every Running pod it selects.
-func (r *Recorder) endpointsComplete(rec *Service, at time.Duration, exact bool) {
+// list every Running pod it selects, and reports whether they do.
+func (r *Recorder) endpointsComplete(rec *Service, at time.Duration, exact bool) bool {
 	if r.selectRunning == nil || rec.EndpointsReady > 0 {
-		return
+		return false
 	}
 	total := 0
 	for _, n := range rec.ready {
@@ -117,7 +145,7 @@ func (r *Recorder) endpointsComplete(rec *Service, at time.Duration, exact bool)
 	}
 	running := r.selectRunning(rec.Namespace, rec.selector)
 	if len(running) == 0 || total < len(running) {
-		return
+		return false
 	}
 	rec.EndpointsReady, rec.From = at, rec.Created
 	for _, name := range running {
@@ -129,4 +157,5 @@ func (r *Recorder) endpointsComplete(rec *Service, at time.Duration, exact bool)
 	if !exact {
 		r.missed(Services, rec.Namespace, rec.Name, "endpoints ready", at)
 	}
+	return true
 }

@@ -115,12 +115,12 @@ func (t *textWriter) cluster(c *Cluster, pools []*NodePool) {
 		}
 	}
 	components := strings.Join(enabled, ", ")
-	var leases []string
-	for _, p := range pools {
-		if v := p.LeaseLabelValue(*c); v != "" && !slices.Contains(leases, v) {
-			leases = append(leases, v)
-			components += ", kwok/lease-" + v
-		}
+	all := make([]NodePool, len(pools))
+	for i, p := range pools {
+		all[i] = *p
+	}
+	for _, d := range OwnLeases(*c, all) {
+		components += ", kwok/lease-" + LeaseValue(d)
 	}
 	if len(disabled) > 0 {
 		components += " (disabled: " + strings.Join(disabled, ", ") + ")"
