@@ -128,10 +128,7 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 	c.Kubernetes = d.version(b, "kubernetes", DefaultKubernetes)
 	c.Kwok = d.version(b, "kwok", DefaultKwok)
 	c.Etcd = d.version(b, "etcd", DefaultEtcd)
-	lease := b.duration("node_lease_duration", DefaultNodeLeaseDuration, time.Second)
-	if lease.D()%time.Second != 0 {
-		b.fail("node_lease_duration", "Invalid node_lease_duration", "Node leases last whole seconds; got %s.", lease)
-	} else {
+	if lease, ok := d.lease(b, "node_lease_duration", DefaultNodeLeaseDuration, c.Backend); ok {
 		c.NodeLeaseDuration = lease
 	}
 	c.KwokParallelism = b.integer("kwok_parallelism", DefaultKwokParallelism, 1, 1024)
@@ -184,6 +181,39 @@ func (d *decoder) decodeCluster(blocks hcl.Blocks) {
 		}
 		d.decodeComponent(cb, &c.Components[i])
 	}
+}
+
+// MaxLeaseDuration bounds a node lease: a node whose KWOK controller stopped
+// would stay Ready that long.
+const MaxLeaseDuration = time.Hour
+
+// existingClusterGrace is a controller-manager's default node monitor grace
+// period: an existing cluster's, which kwok-run does not set.
+const existingClusterGrace = 50 * time.Second
+
+// lease reads a lease duration: whole seconds, 1s to an hour. On an
+// existing cluster a lease renewed less often than the cluster's grace
+// period (a quarter of it, KWOK's renewal) is a warning: its nodes flap.
+func (d *decoder) lease(b *body, name string, def time.Duration, backend string) (plan.Duration, bool) {
+	if !b.has(name) {
+		return plan.Duration(def), true
+	}
+	lease := b.duration(name, 0, time.Second)
+	switch {
+	case lease == 0:
+		return 0, false
+	case lease.D()%time.Second != 0:
+		b.fail(name, "Invalid "+name, "Node leases last whole seconds; got %s.", lease)
+		return 0, false
+	case lease.D() > MaxLeaseDuration:
+		b.fail(name, name+" too long", "Node leases last at most %s; got %s.", MaxLeaseDuration, lease)
+		return 0, false
+	}
+	if backend == plan.BackendKubeconfig && lease.D()/4 > existingClusterGrace {
+		d.warnf(b.attr(name).Expr.Range(), "Lease longer than the cluster allows",
+			"KWOK renews a lease every quarter of it, every %s here; the existing cluster's controller-manager marks a node NotReady after %s without a renewal by default, so these nodes will flap.", lease.D()/4, existingClusterGrace)
+	}
+	return lease, true
 }
 
 func (d *decoder) decodeComponent(blk *hcl.Block, comp *plan.Component) {

@@ -109,9 +109,7 @@ func (d *decoder) decodePools(blocks hcl.Blocks) {
 		if hb := d.singleton(b.blocks("heartbeat"), "heartbeat"); hb != nil {
 			hbb := d.body(hb, heartbeatSchema)
 			pool.StatusInterval = hbb.duration("status_interval", 0, MinStatusInterval)
-			if lease := hbb.duration("lease_duration", 0, time.Second); lease.D()%time.Second != 0 {
-				hbb.fail("lease_duration", "Invalid lease_duration", "Node leases last whole seconds; got %s.", lease)
-			} else {
+			if lease, ok := d.lease(hbb, "lease_duration", 0, d.plan.Cluster.Backend); ok {
 				pool.LeaseDuration = lease
 			}
 			var leases []time.Duration

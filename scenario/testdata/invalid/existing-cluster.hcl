@@ -20,6 +20,13 @@ node_pool "workers" {
   count = 2
 }
 
+node_pool "slow" {
+  count = 2
+  heartbeat {
+    lease_duration = "10m" # warning: Lease longer than the cluster allows | every 2m30s here
+  }
+}
+
 step "go" {
   create_nodes {
     pool = "workers"

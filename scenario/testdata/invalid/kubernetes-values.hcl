@@ -103,6 +103,13 @@ node_pool "lease-8" {
   }
 }
 
+node_pool "lease-9" {
+  count = 1
+  heartbeat {
+    lease_duration = "2h" # error: lease_duration too long | at most 1h0m0s
+  }
+}
+
 step "pressure" {
   create_nodes {
     pool = "pressured"
