@@ -112,12 +112,7 @@ func (d *decoder) decodePools(blocks hcl.Blocks) {
 			if lease, ok := d.lease(hbb, "lease_duration", 0, d.plan.Cluster.Backend); ok {
 				pool.LeaseDuration = lease
 			}
-			var leases []time.Duration
-			for _, p := range d.plan.Pools {
-				if l := p.Lease(d.plan.Cluster); p.LeaseLabelValue(d.plan.Cluster) != "" && !slices.Contains(leases, l) {
-					leases = append(leases, l)
-				}
-			}
+			leases := plan.OwnLeases(d.plan.Cluster, d.plan.Pools)
 			if own := pool.LeaseLabelValue(d.plan.Cluster) != ""; own && len(leases) >= MaxOwnLeases && !slices.Contains(leases, pool.Lease(d.plan.Cluster)) {
 				hbb.fail("lease_duration", "Too many lease durations", "Each lease duration other than the cluster's node_lease_duration runs a KWOK controller of its own; a scenario may have %d, and earlier pools have %v.", MaxOwnLeases, leases)
 				pool.LeaseDuration = 0

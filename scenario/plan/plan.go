@@ -212,7 +212,7 @@ func (p *NodePool) OwnHeartbeat() bool {
 const LeaseLabel = "kwok-run/lease"
 
 // Lease is how long the pool's node leases last in cluster c.
-func (p *NodePool) Lease(c Cluster) time.Duration {
+func (p NodePool) Lease(c Cluster) time.Duration {
 	if d := p.LeaseDuration.D(); d > 0 {
 		return d
 	}
@@ -236,8 +236,9 @@ func LeaseValue(d time.Duration) string {
 
 // OwnLeases are the lease durations of pools that differ from the
 // cluster's, sorted and distinct: a backend that runs one KWOK controller
-// for the cluster runs one more for each.
-func OwnLeases(c Cluster, pools []NodePool) []time.Duration {
+// for the cluster runs one more for each. Pools come as values (a backend's spec) or pointers (a plan), hence the
+// type parameter; Lease has a value receiver so that both have it.
+func OwnLeases[P interface{ Lease(Cluster) time.Duration }](c Cluster, pools []P) []time.Duration {
 	var out []time.Duration
 	for _, p := range pools {
 		if d := p.Lease(c); d != c.NodeLeaseDuration.D() && !slices.Contains(out, d) {

@@ -115,11 +115,7 @@ func (t *textWriter) cluster(c *Cluster, pools []*NodePool) {
 		}
 	}
 	components := strings.Join(enabled, ", ")
-	all := make([]NodePool, len(pools))
-	for i, p := range pools {
-		all[i] = *p
-	}
-	for _, d := range OwnLeases(*c, all) {
+	for _, d := range OwnLeases(*c, pools) {
 		components += ", kwok/lease-" + LeaseValue(d)
 	}
 	if len(disabled) > 0 {
