@@ -60,9 +60,19 @@ func startLongRun(t *testing.T, bin string, args ...string) *longRun {
 	return startRun(t, bin, longScenario, nil, args...)
 }
 
-// startRun runs scenario, written beside files (name to content), and
-// returns once the control plane is ready.
+// startRun runs scenario, written beside files (name to content), with the
+// cached binaries, and returns once the control plane is ready.
 func startRun(t *testing.T, bin, scenario string, files map[string]string, args ...string) *longRun {
+	t.Helper()
+	r := launch(t, bin, scenario, files, nil, append([]string{"--binary-sources", "cache"}, args...)...)
+	r.waitFor(t, "control plane ready", 2*time.Minute)
+	return r
+}
+
+// launch starts kwok-run run on scenario, written beside files, in a
+// directory of the test's with the run's state, results and temporary
+// directory, and env added to the environment.
+func launch(t *testing.T, bin, scenario string, files map[string]string, env []string, args ...string) *longRun {
 	t.Helper()
 	dir := t.TempDir()
 	r := &longRun{dir: dir, state: filepath.Join(dir, "state"), results: filepath.Join(dir, "results"), tmp: filepath.Join(dir, "tmp")}
@@ -79,14 +89,13 @@ func startRun(t *testing.T, bin, scenario string, files map[string]string, args 
 	if err := os.Mkdir(r.tmp, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r.cmd = exec.Command(bin, append([]string{"run", filepath.Join(dir, "scenario.hcl"), "--binary-sources", "cache", "--out", r.results}, args...)...)
-	r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+r.state, "TMPDIR="+r.tmp)
+	r.cmd = exec.Command(bin, append([]string{"run", filepath.Join(dir, "scenario.hcl"), "--out", r.results}, args...)...)
+	r.cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+r.state, "TMPDIR="+r.tmp), env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.cmd.Process.Kill() })
-	r.waitFor(t, "control plane ready", 2*time.Minute)
 	return r
 }
 
@@ -140,6 +149,33 @@ func (r *longRun) wait(t *testing.T, limit time.Duration) int {
 	}
 }
 
+// finished waits for kwok-run to exit with code, within limit, and reads
+// the report it wrote.
+func (r *longRun) finished(t *testing.T, code int, limit time.Duration) *reports.Report {
+	t.Helper()
+	if got := r.wait(t, limit); got != code {
+		t.Fatalf("want exit %d, got %d\n%s\n%s", code, got, r.stdout.String(), r.stderr.String())
+	}
+	rep, err := reports.Read(r.results)
+	if err != nil {
+		t.Fatalf("no report: %v", err)
+	}
+	return rep
+}
+
+// assertNoContainersLeft checks that docker holds no container, network or
+// volume of run. Other packages' tests may run clusters on the same engine
+// at the same time: only this run's label counts.
+func assertNoContainersLeft(t *testing.T, run string) {
+	t.Helper()
+	for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}, {"volume", "ls"}} {
+		out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel+"="+run)...).Output()
+		if s := strings.TrimSpace(string(out)); err != nil || s != "" {
+			t.Errorf("docker %s: left %q (%v)", args[0], s, err)
+		}
+	}
+}
+
 // assertNothingLeft checks that no cluster is registered and no process
 // of the run is alive.
 func (r *longRun) assertNothingLeft(t *testing.T) {
@@ -184,14 +220,7 @@ func TestComponentFailsMidRun(t *testing.T) {
 			}
 			// A paused process is named after two failed checks a second
 			// apart; the limit leaves room for a loaded machine.
-			if code := r.wait(t, 30*time.Second); code != 3 {
-				t.Fatalf("exit %d, want 3:\n%s", code, r.stderr.String())
-			}
-			rep, err := reports.Read(r.results)
-			if err != nil {
-				t.Fatalf("no report: %v", err)
-			}
-			o := rep.Outcome
+			o := r.finished(t, 3, 30*time.Second).Outcome
 			if o.Status != reports.Broken || o.StoppedIn != "forever" || !strings.Contains(o.Error, tc.component+" ") ||
 				!strings.Contains(o.Error, tc.says) || !strings.Contains(o.Error, "the end of") {
 				t.Errorf("outcome %+v, want broken in forever, naming %s as %q with the end of its log", o, tc.component, tc.says)
@@ -224,24 +253,12 @@ func TestComponentFailsMidDockerRun(t *testing.T) {
 			if out, err := exec.Command("docker", tc.action, id).CombinedOutput(); err != nil {
 				t.Fatalf("docker %s: %v %s", tc.action, err, out)
 			}
-			if code := r.wait(t, 30*time.Second); code != 3 {
-				t.Fatalf("exit %d, want 3:\n%s", code, r.stderr.String())
-			}
-			rep, err := reports.Read(r.results)
-			if err != nil {
-				t.Fatalf("no report: %v", err)
-			}
-			o := rep.Outcome
+			o := r.finished(t, 3, 30*time.Second).Outcome
 			if o.Status != reports.Broken || o.StoppedIn != "forever" || !strings.Contains(o.Error, tc.component) || !strings.Contains(o.Error, tc.says) {
 				t.Errorf("outcome %+v, want broken in forever, naming %s as %q", o, tc.component, tc.says)
 			}
 			r.assertNothingLeft(t)
-			for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}, {"volume", "ls"}} {
-				out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel+"="+run)...).Output()
-				if s := strings.TrimSpace(string(out)); err != nil || s != "" {
-					t.Errorf("docker %s: left %q (%v)", args[0], s, err)
-				}
-			}
+			assertNoContainersLeft(t, run)
 		})
 	}
 }

@@ -163,13 +163,7 @@ func TestSignalDuringEachAction(t *testing.T) {
 				time.Sleep(2 * time.Second)
 			}
 			r.cmd.Process.Signal(sig)
-			if got := r.wait(t, time.Minute); got != code {
-				t.Fatalf("want exit %d, got %d\n%s", code, got, r.stderr.String())
-			}
-			rep, err := reports.Read(r.results)
-			if err != nil {
-				t.Fatalf("no partial report: %v", err)
-			}
+			rep := r.finished(t, code, time.Minute)
 			if o := rep.Outcome; o.Status != reports.Interrupted || o.ExitCode != code || o.StoppedIn != "target" {
 				t.Errorf("outcome %+v, want interrupted in target with exit %d", o, code)
 			}
@@ -219,24 +213,12 @@ func TestSignalDuringADockerRun(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	r.cmd.Process.Signal(syscall.SIGTERM)
-	if got := r.wait(t, time.Minute); got != 143 {
-		t.Fatalf("want exit 143, got %d\n%s", got, r.stderr.String())
-	}
-	rep, err := reports.Read(r.results)
-	if err != nil {
-		t.Fatalf("no partial report: %v", err)
-	}
-	if o := rep.Outcome; o.Status != reports.Interrupted || o.StoppedIn != "target" {
+	if o := r.finished(t, 143, time.Minute).Outcome; o.Status != reports.Interrupted || o.StoppedIn != "target" {
 		t.Errorf("outcome %+v, want interrupted in target", o)
 	}
 	r.assertNothingLeft(t)
 	assertNotListening(t, ports)
-	for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}, {"volume", "ls"}} {
-		out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel+"="+run)...).Output()
-		if s := strings.TrimSpace(string(out)); err != nil || s != "" {
-			t.Errorf("docker %s: left %q (%v)", args[0], s, err)
-		}
-	}
+	assertNoContainersLeft(t, run)
 }
 
 // entryNow reads the run's registry entry.
@@ -431,35 +413,14 @@ type bareRun struct {
 
 func startBare(t *testing.T, bin string, args []string, env ...string) *bareRun {
 	t.Helper()
-	dir := t.TempDir()
-	r := &bareRun{longRun: &longRun{dir: dir, state: filepath.Join(dir, "state"), results: filepath.Join(dir, "results"), tmp: filepath.Join(dir, "tmp")}, cache: filepath.Join(dir, "cache")}
-	file := filepath.Join(dir, "scenario.hcl")
-	if err := os.WriteFile(file, []byte("scenario \"bare\" {}\nstep \"s\" {\n  duration = \"1s\"\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(r.tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(bin, append([]string{"run", file, "--out", r.results}, args...)...)
-	r.cmd.Env = append(os.Environ(), append([]string{"XDG_STATE_HOME=" + r.state, "XDG_CACHE_HOME=" + r.cache, "TMPDIR=" + r.tmp}, env...)...)
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.cmd.Process.Kill() })
-	return r
+	cache := t.TempDir()
+	r := launch(t, bin, "scenario \"bare\" {}\nstep \"s\" {\n  duration = \"1s\"\n}\n", nil, append(env, "XDG_CACHE_HOME="+cache), args...)
+	return &bareRun{longRun: r, cache: cache}
 }
 
 func (r *bareRun) assertInterruptedInStartUp(t *testing.T, code int) {
 	t.Helper()
-	if got := r.wait(t, time.Minute); got != code {
-		t.Fatalf("want exit %d, got %d\n%s", code, got, r.stderr.String())
-	}
-	rep, err := reports.Read(r.results)
-	if err != nil {
-		t.Fatalf("no partial report: %v", err)
-	}
-	if o := rep.Outcome; o.Status != reports.Interrupted || o.ExitCode != code || o.StoppedIn != "the cluster's start-up" {
+	if o := r.finished(t, code, time.Minute).Outcome; o.Status != reports.Interrupted || o.ExitCode != code || o.StoppedIn != "the cluster's start-up" {
 		t.Errorf("outcome %+v, want interrupted in the cluster's start-up", o)
 	}
 	partial, _ := filepath.Glob(filepath.Join(r.cache, "kwok-run", "bin", "*", "*", ".*partial*"))
@@ -467,8 +428,10 @@ func (r *bareRun) assertInterruptedInStartUp(t *testing.T, code int) {
 		t.Errorf("partial binaries left in the cache: %v", partial)
 	}
 	// Whatever kwok-run started names its cache or its directories.
-	if out, _ := exec.Command("pgrep", "-f", r.dir).Output(); len(out) > 0 {
-		t.Errorf("processes left: %s", out)
+	for _, dir := range []string{r.dir, r.cache} {
+		if out, _ := exec.Command("pgrep", "-f", dir).Output(); len(out) > 0 {
+			t.Errorf("processes left: %s", out)
+		}
 	}
 	if left, _ := os.ReadDir(r.tmp); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/kwok-run/kwok-run/backends/binaries/binariestest"
-	"github.com/kwok-run/kwok-run/backends/containers"
 	"github.com/kwok-run/kwok-run/backends/registry"
 	"github.com/kwok-run/kwok-run/reports"
 )
@@ -60,16 +59,9 @@ func TestSignalDuringStartUp(t *testing.T) {
 			if left, _ := os.ReadDir(tmp); len(left) != 0 {
 				t.Errorf("temporary files left: %v", left)
 			}
-			// Other packages' tests may run clusters on the same engine at
-			// the same time: only this run's label counts. A run stopped
-			// before it named itself created nothing.
+			// A run stopped before it named itself created nothing.
 			if m := regexp.MustCompile(`starting run ([0-9a-f]+) on`).FindStringSubmatch(stderr.String()); tc.backend == "docker" && m != nil {
-				for _, args := range [][]string{{"ps", "--all"}, {"network", "ls"}, {"volume", "ls"}} {
-					out, err := exec.Command("docker", append(args, "--quiet", "--filter", "label="+containers.RunLabel+"="+m[1])...).Output()
-					if s := strings.TrimSpace(string(out)); err != nil || s != "" {
-						t.Errorf("docker %s: left %q (%v)", args[0], s, err)
-					}
-				}
+				assertNoContainersLeft(t, m[1])
 			}
 		})
 	}
@@ -96,15 +88,9 @@ func TestSignalDuringARun(t *testing.T) {
 	r := startLongRun(t, build(t))
 	time.Sleep(2 * time.Second)
 	r.cmd.Process.Signal(syscall.SIGINT)
-	if code := r.wait(t, time.Minute); code != 130 {
-		t.Fatalf("want exit 130, got %d\n%s\n%s", code, r.stdout.String(), r.stderr.String())
-	}
+	rep := r.finished(t, 130, time.Minute)
 	if !strings.Contains(r.stdout.String(), "long: interrupted (exit 130)") || !strings.Contains(r.stdout.String(), "created 5 of 5 nodes") {
 		t.Errorf("the outcome so far was not printed:\n%s", r.stdout.String())
-	}
-	rep, err := reports.Read(r.results)
-	if err != nil {
-		t.Fatalf("no partial report: %v", err)
 	}
 	if rep.Outcome.Status != reports.Interrupted || rep.Outcome.ExitCode != 130 || rep.Outcome.StoppedIn != "forever" || rep.Metrics["nodes_created"] != 5 {
 		t.Errorf("partial report: outcome %+v, nodes created %v", rep.Outcome, rep.Metrics["nodes_created"])
