@@ -363,7 +363,6 @@ func writeEvents(dir string, res *runner.Result) error {
 // logs take megabytes.
 const probeBytes = 4 << 20
 
-// writable creates dir and checks that probeBytes can be written in it.
 // claimResultsDir creates base, or base-2, base-3 … when another run of the
 // same scenario started in the same second: each run gets a directory of
 // its own, claimed by creating it.
@@ -387,6 +386,7 @@ func claimResultsDir(base string) (string, error) {
 	return "", fmt.Errorf("%s and 99 more like it exist already", base)
 }
 
+// writable creates dir and checks that probeBytes can be written in it.
 func writable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
